@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs everything Sluice's build and tests need on Debian 12, and nothing else:
+#   1. Debian packages (apt-get), only those not yet installed;
+#   2. DuckDB 1.4.4 from the npm registry, pinned by scripts/duckdb/package-lock.json, installed
+#      with --ignore-scripts into scripts/duckdb/node_modules (git-ignored).
+# Idempotent: a second run installs nothing and takes about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build toolchain and libraries, then the real peers the tests drive.
+PACKAGES=(
+  cmake ninja-build g++ pkg-config git clang-format ca-certificates
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  librdkafka-dev librocksdb-dev libavro-dev libboost1.81-dev libpq-dev libmariadb-dev
+  libssl-dev zlib1g-dev
+  python3
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# Node and npm only provision DuckDB; any npm will do (Debian's, or one already on the machine).
+if ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "setup: Debian packages already installed"
+fi
+
+# DuckDB from npm. The stamp records the lock file it was installed from, so a changed pin
+# reinstalls and an unchanged one is skipped.
+duck=scripts/duckdb
+stamp="$duck/node_modules/.sluice-lock.sha256"
+want=$(sha256sum "$duck/package-lock.json" | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
+   && [ -f "$duck/node_modules/@duckdb/node-bindings-linux-x64/libduckdb.so" ]; then
+  echo "setup: DuckDB already provisioned"
+else
+  echo "setup: installing DuckDB from npm (pinned by $duck/package-lock.json)"
+  (cd "$duck" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$stamp"
+fi

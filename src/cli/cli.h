@@ -1,0 +1,43 @@
+// The `sluice` executable: a thin CLI11 layer over the modules. Each command file adds one
+// subcommand; its callback records the process exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "common/config.h"
+#include "common/data_dir.h"
+#include "common/status.h"
+
+namespace sluice::cli {
+
+// Exit codes: 0 success, 1 the command failed, 2 the command line was wrong.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+struct GlobalOptions {
+  std::string config_file;
+  std::string data_dir;
+  std::string log_level;
+};
+
+// Shared by all commands: options parsed from the command line and the exit code to return.
+struct CliState {
+  GlobalOptions global;
+  int exit_code = kExitOk;
+};
+
+// Loads sluice.toml (or defaults), applies --data-dir and --log-level, initialises logging.
+Result<common::Config> load_config(const GlobalOptions& g);
+// Opens the data directory named by the config.
+Result<common::DataDir> open_data_dir(const common::Config& config);
+
+// Prints "sluice: error: <message>" to stderr and returns kExitFailure.
+int report(const Status& st);
+
+void add_version_command(CLI::App& app, CliState& state);
+void add_config_command(CLI::App& app, CliState& state);
+void add_doctor_command(CLI::App& app, CliState& state);
+
+}  // namespace sluice::cli

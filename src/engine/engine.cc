@@ -1,0 +1,181 @@
+#include "engine/engine.h"
+
+#include <duckdb.h>
+#include <fmt/format.h>
+
+namespace sluice::engine {
+
+std::string duckdb_version() {
+  std::string v = duckdb_library_version();
+  if (!v.empty() && v[0] == 'v') v.erase(0, 1);
+  return v;
+}
+
+struct Database::Impl {
+  duckdb_database db = nullptr;
+  ~Impl() {
+    if (db != nullptr) duckdb_close(&db);
+  }
+};
+
+Database::~Database() = default;
+
+Result<std::shared_ptr<Database>> Database::open_in_memory(const EngineOptions& options) {
+  duckdb_config config = nullptr;
+  if (duckdb_create_config(&config) != DuckDBSuccess) {
+    return internal_error("duckdb: cannot create a configuration");
+  }
+  auto set = [&](const char* name, const std::string& value) -> Status {
+    if (value.empty()) return Status::ok();
+    if (duckdb_set_config(config, name, value.c_str()) != DuckDBSuccess) {
+      return invalid_argument(
+          fmt::format("engine option {}='{}' was refused by DuckDB", name, value));
+    }
+    return Status::ok();
+  };
+  Status st = set("threads", options.threads > 0 ? std::to_string(options.threads) : "");
+  if (st.is_ok()) st = set("memory_limit", options.memory_limit);
+  if (st.is_ok()) st = set("temp_directory", options.temp_dir);
+  if (!st.is_ok()) {
+    duckdb_destroy_config(&config);
+    return st;
+  }
+  std::shared_ptr<Database> out(new Database());
+  out->impl_ = std::make_unique<Impl>();
+  char* err = nullptr;
+  auto rc = duckdb_open_ext(nullptr, &out->impl_->db, config, &err);
+  duckdb_destroy_config(&config);
+  if (rc != DuckDBSuccess) {
+    std::string msg = err != nullptr ? err : "unknown error";
+    duckdb_free(err);
+    return internal_error(fmt::format("duckdb: cannot open database: {}", msg));
+  }
+  return out;
+}
+
+struct Session::Impl {
+  std::shared_ptr<Database> db;
+  duckdb_connection con = nullptr;
+  ~Impl() {
+    if (con != nullptr) duckdb_disconnect(&con);
+  }
+};
+
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+
+Result<Session> Session::open(std::shared_ptr<Database> db) {
+  Session s;
+  s.impl_ = std::make_unique<Impl>();
+  s.impl_->db = std::move(db);
+  if (duckdb_connect(s.impl_->db->impl_->db, &s.impl_->con) != DuckDBSuccess) {
+    return internal_error("duckdb: cannot open a connection");
+  }
+  return s;
+}
+
+namespace {
+std::string type_name(duckdb_type t) {
+  switch (t) {
+    case DUCKDB_TYPE_BOOLEAN:
+      return "BOOLEAN";
+    case DUCKDB_TYPE_TINYINT:
+      return "TINYINT";
+    case DUCKDB_TYPE_SMALLINT:
+      return "SMALLINT";
+    case DUCKDB_TYPE_INTEGER:
+      return "INTEGER";
+    case DUCKDB_TYPE_BIGINT:
+      return "BIGINT";
+    case DUCKDB_TYPE_HUGEINT:
+      return "HUGEINT";
+    case DUCKDB_TYPE_UTINYINT:
+      return "UTINYINT";
+    case DUCKDB_TYPE_USMALLINT:
+      return "USMALLINT";
+    case DUCKDB_TYPE_UINTEGER:
+      return "UINTEGER";
+    case DUCKDB_TYPE_UBIGINT:
+      return "UBIGINT";
+    case DUCKDB_TYPE_FLOAT:
+      return "FLOAT";
+    case DUCKDB_TYPE_DOUBLE:
+      return "DOUBLE";
+    case DUCKDB_TYPE_DECIMAL:
+      return "DECIMAL";
+    case DUCKDB_TYPE_VARCHAR:
+      return "VARCHAR";
+    case DUCKDB_TYPE_BLOB:
+      return "BLOB";
+    case DUCKDB_TYPE_DATE:
+      return "DATE";
+    case DUCKDB_TYPE_TIME:
+      return "TIME";
+    case DUCKDB_TYPE_TIMESTAMP:
+      return "TIMESTAMP";
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+      return "TIMESTAMP WITH TIME ZONE";
+    case DUCKDB_TYPE_INTERVAL:
+      return "INTERVAL";
+    case DUCKDB_TYPE_UUID:
+      return "UUID";
+    case DUCKDB_TYPE_LIST:
+      return "LIST";
+    case DUCKDB_TYPE_STRUCT:
+      return "STRUCT";
+    case DUCKDB_TYPE_MAP:
+      return "MAP";
+    default:
+      return fmt::format("TYPE{}", static_cast<int>(t));
+  }
+}
+
+// Owns a duckdb_result for its scope.
+struct ResultGuard {
+  duckdb_result r{};
+  ~ResultGuard() { duckdb_destroy_result(&r); }
+};
+}  // namespace
+
+Status Session::execute(std::string_view sql) {
+  ResultGuard g;
+  std::string text(sql);
+  if (duckdb_query(impl_->con, text.c_str(), &g.r) != DuckDBSuccess) {
+    return invalid_argument(duckdb_result_error(&g.r));
+  }
+  return Status::ok();
+}
+
+Result<QueryResult> Session::query(std::string_view sql) {
+  ResultGuard g;
+  std::string text(sql);
+  if (duckdb_query(impl_->con, text.c_str(), &g.r) != DuckDBSuccess) {
+    return invalid_argument(duckdb_result_error(&g.r));
+  }
+  QueryResult out;
+  idx_t ncols = duckdb_column_count(&g.r);
+  for (idx_t c = 0; c < ncols; ++c) {
+    out.column_names.emplace_back(duckdb_column_name(&g.r, c));
+    out.column_types.emplace_back(type_name(duckdb_column_type(&g.r, c)));
+  }
+  idx_t nrows = duckdb_row_count(&g.r);
+  out.rows.reserve(nrows);
+  for (idx_t r = 0; r < nrows; ++r) {
+    std::vector<std::optional<std::string>> row;
+    row.reserve(ncols);
+    for (idx_t c = 0; c < ncols; ++c) {
+      if (duckdb_value_is_null(&g.r, c, r)) {
+        row.emplace_back(std::nullopt);
+        continue;
+      }
+      char* v = duckdb_value_varchar(&g.r, c, r);
+      row.emplace_back(v != nullptr ? std::string(v) : std::string());
+      duckdb_free(v);
+    }
+    out.rows.push_back(std::move(row));
+  }
+  return out;
+}
+
+}  // namespace sluice::engine
