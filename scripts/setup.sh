@@ -13,8 +13,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   librdkafka-dev librocksdb-dev libavro-dev libboost1.81-dev libpq-dev libmariadb-dev
-  libssl-dev zlib1g-dev
-  python3
+  libssl-dev zlib1g-dev libedit-dev liblz4-dev libzstd-dev libsnappy-dev
+  python3 python3-avro kcat python3-kafka
 )
 
 SUDO=""

@@ -8,6 +8,8 @@
 #include "common/config.h"
 #include "common/data_dir.h"
 #include "common/status.h"
+#include "engine/lake_session.h"
+#include "lake/lake.h"
 
 namespace sluice::cli {
 
@@ -33,11 +35,22 @@ Result<common::Config> load_config(const GlobalOptions& g);
 // Opens the data directory named by the config.
 Result<common::DataDir> open_data_dir(const common::Config& config);
 
+// The lake and a SQL session over it, as configured (lake.warehouse or <data_dir>/lake).
+struct LakeContext {
+  std::shared_ptr<lake::Catalog> catalog;
+  std::shared_ptr<engine::Database> db;
+  engine::LakeSession session;
+};
+Result<LakeContext> open_lake(const common::Config& config);
+
 // Prints "sluice: error: <message>" to stderr and returns kExitFailure.
 int report(const Status& st);
 
 void add_version_command(CLI::App& app, CliState& state);
 void add_config_command(CLI::App& app, CliState& state);
 void add_doctor_command(CLI::App& app, CliState& state);
+void add_bus_commands(CLI::App& app, CliState& state);
+void add_sql_command(CLI::App& app, CliState& state);
+void add_table_command(CLI::App& app, CliState& state);
 
 }  // namespace sluice::cli

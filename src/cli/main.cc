@@ -51,6 +51,9 @@ int run(int argc, char** argv) {
   add_version_command(app, state);
   add_config_command(app, state);
   add_doctor_command(app, state);
+  add_bus_commands(app, state);
+  add_sql_command(app, state);
+  add_table_command(app, state);
 
   // An unknown first word is an unknown command, not "extra arguments".
   if (argc > 1 && argv[1][0] != '-') {

@@ -18,6 +18,7 @@ constexpr std::array<std::string_view, 6> kLogLevels = {"trace", "debug", "info"
 constexpr std::array<std::string_view, 2> kLogFormats = {"text", "json"};
 constexpr std::array<std::string_view, 4> kCompressions = {"zstd", "snappy", "gzip",
                                                            "uncompressed"};
+constexpr std::array<std::string_view, 3> kBusFsync = {"batch", "interval", "none"};
 
 // The one declaration of every setting. Keep sections in module order; keep docs to one line.
 const SettingSpec kSettings[] = {
@@ -78,6 +79,68 @@ const SettingSpec kSettings[] = {
      .doc = "Target size of a data file written by appends and compaction, in MiB.",
      .min = 1,
      .max = 16384},
+
+    {.key = "bus.listen",
+     .type = SettingType::kString,
+     .default_value = "127.0.0.1:9092",
+     .doc = "HOST:PORT the embedded Kafka-wire broker (`sluice broker`) listens on; `--listen` "
+            "overrides it."},
+    {.key = "bus.advertised_host",
+     .type = SettingType::kString,
+     .default_value = "",
+     .doc = "Host the broker tells clients to connect to; empty means the listen host (the "
+            "machine's name when listening on 0.0.0.0)."},
+    {.key = "bus.bootstrap",
+     .type = SettingType::kString,
+     .default_value = "127.0.0.1:9092",
+     .doc = "Kafka bootstrap servers Sluice's clients use (`sluice topic ...`); point it at any "
+            "Kafka or Redpanda cluster.",
+     .env = "SLUICE_BUS_BOOTSTRAP"},
+    {.key = "bus.auto_create_topics",
+     .type = SettingType::kBool,
+     .default_value = "true",
+     .doc = "Create a topic when a client asks for metadata of one that does not exist."},
+    {.key = "bus.default_partitions",
+     .type = SettingType::kInt,
+     .default_value = "1",
+     .doc = "Partitions of an auto-created topic, or of one created without a count.",
+     .min = 1,
+     .max = 10000},
+    {.key = "bus.fsync",
+     .type = SettingType::kString,
+     .default_value = "batch",
+     .doc = "When produced data is fsynced: `batch` (before each produce response), `interval` "
+            "(every fsync_interval_ms) or `none` (left to the OS).",
+     .allowed = kBusFsync},
+    {.key = "bus.fsync_interval_ms",
+     .type = SettingType::kInt,
+     .default_value = "1000",
+     .doc = "Period of the background fsync when `bus.fsync = \"interval\"`.",
+     .min = 1,
+     .max = 3600000},
+    {.key = "bus.retention_ms",
+     .type = SettingType::kInt,
+     .default_value = "604800000",
+     .doc = "Default topic retention by age (retention.ms); -1 keeps data forever.",
+     .min = -1},
+    {.key = "bus.retention_bytes",
+     .type = SettingType::kInt,
+     .default_value = "-1",
+     .doc = "Default topic retention by size per partition (retention.bytes); -1 is unlimited.",
+     .min = -1},
+    {.key = "bus.segment_bytes",
+     .type = SettingType::kInt,
+     .default_value = "134217728",
+     .doc = "Size at which a partition's log rolls to a new segment file (segment.bytes).",
+     .min = 1024,
+     .max = 1073741824},
+    {.key = "bus.cleanup_interval_ms",
+     .type = SettingType::kInt,
+     .default_value = "30000",
+     .doc = "How often the broker applies retention and compacts `cleanup.policy=compact` "
+            "topics.",
+     .min = 10,
+     .max = 86400000},
 
     {.key = "postgres.host",
      .type = SettingType::kString,

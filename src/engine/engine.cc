@@ -72,6 +72,8 @@ Result<Session> Session::open(std::shared_ptr<Database> db) {
   if (duckdb_connect(s.impl_->db->impl_->db, &s.impl_->con) != DuckDBSuccess) {
     return internal_error("duckdb: cannot open a connection");
   }
+  // Lake timestamps are UTC (Iceberg timestamptz); partition transforms assume it.
+  SLUICE_RETURN_IF_ERROR(s.execute("SET TimeZone = 'UTC'"));
   return s;
 }
 
@@ -137,6 +139,22 @@ struct ResultGuard {
   ~ResultGuard() { duckdb_destroy_result(&r); }
 };
 }  // namespace
+
+_duckdb_connection* Session::native_connection() {
+  return impl_->con;
+}
+
+Status Session::check(std::string_view sql) {
+  duckdb_prepared_statement stmt = nullptr;
+  std::string text(sql);
+  Status st;
+  if (duckdb_prepare(impl_->con, text.c_str(), &stmt) != DuckDBSuccess) {
+    const char* err = duckdb_prepare_error(stmt);
+    st = invalid_argument(err != nullptr ? err : "cannot prepare statement");
+  }
+  duckdb_destroy_prepare(&stmt);
+  return st;
+}
 
 Status Session::execute(std::string_view sql) {
   ResultGuard g;

@@ -10,6 +10,8 @@
 
 #include "common/status.h"
 
+struct _duckdb_connection;  // duckdb.h's connection handle
+
 namespace sluice::engine {
 
 // The linked DuckDB library's version, e.g. "1.4.4".
@@ -53,8 +55,13 @@ class Session {
 
   // Runs one or more statements, discarding results; the engine's message on failure.
   Status execute(std::string_view sql);
+  // Parses and binds a statement without running it: errors point into `sql` itself.
+  Status check(std::string_view sql);
   // Runs a statement and materializes its result.
   Result<QueryResult> query(std::string_view sql);
+
+  // The DuckDB C API connection, for engine internals that register functions.
+  _duckdb_connection* native_connection();
 
  private:
   Session() = default;

@@ -49,7 +49,7 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, HelpListsEveryCommandWithOneLine) {
   Outcome r = sluice("--help");
   EXPECT_EQ(r.code, 0) << r.err;
-  for (const char* cmd : {"version", "config", "doctor"}) {
+  for (const char* cmd : {"version", "config", "doctor", "broker", "topic"}) {
     EXPECT_NE(r.out.find(std::string("\n  ") + cmd + " "), std::string::npos)
         << cmd << " missing from:\n"
         << r.out;

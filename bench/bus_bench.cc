@@ -1,0 +1,213 @@
+// Broker throughput with librdkafka: produce (acks=1 and acks=all) and consume, 100-byte and
+// 1-KiB messages, against an in-process `sluice broker`. Anchors measured in the same run:
+// loopback TCP throughput for the same bytes, and the disk's sequential write speed with the
+// same fsync policy (one fdatasync per produce-sized chunk for fsync=batch). Prints the ratio to
+// the lesser anchor. Bounded: each phase stops after its message count or 15 s.
+//
+//   build-bus/bench/bench_bus [fsync: batch|interval|none] [messages-per-run]
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bus/broker.h"
+#include "common/log.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// MB/s of copying `total` bytes over a loopback TCP connection in `chunk`-sized writes.
+double loopback_mbps(size_t total, size_t chunk) {
+  int ls = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  ::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  ::listen(ls, 1);
+  ::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len);
+  std::thread reader([ls, total] {
+    int s = ::accept(ls, nullptr, nullptr);
+    std::vector<char> buf(1 << 20);
+    size_t got = 0;
+    while (got < total) {
+      ssize_t n = ::read(s, buf.data(), buf.size());
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    ::close(s);
+  });
+  int c = ::socket(AF_INET, SOCK_STREAM, 0);
+  ::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  std::vector<char> buf(chunk, 'x');
+  auto t0 = Clock::now();
+  for (size_t sent = 0; sent < total;) {
+    ssize_t n = ::write(c, buf.data(), std::min(chunk, total - sent));
+    if (n <= 0) break;
+    sent += static_cast<size_t>(n);
+  }
+  ::shutdown(c, SHUT_WR);
+  reader.join();
+  double s = seconds_since(t0);
+  ::close(c);
+  ::close(ls);
+  return static_cast<double>(total) / 1e6 / s;
+}
+
+// MB/s of sequential writes of `chunk` bytes, fdatasync after each when `sync_each`.
+double disk_mbps(const std::filesystem::path& file, size_t total, size_t chunk, bool sync_each) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<char> buf(chunk, 'x');
+  auto t0 = Clock::now();
+  for (size_t done = 0; done < total && seconds_since(t0) < 15; done += chunk) {
+    if (::write(fd, buf.data(), chunk) != static_cast<ssize_t>(chunk)) break;
+    if (sync_each) ::fdatasync(fd);
+  }
+  ::fdatasync(fd);
+  double s = seconds_since(t0);
+  auto size = static_cast<double>(::lseek(fd, 0, SEEK_END));
+  ::close(fd);
+  std::filesystem::remove(file);
+  return size / 1e6 / s;
+}
+
+void set(rd_kafka_conf_t* conf, const char* k, const std::string& v) {
+  char err[256];
+  if (rd_kafka_conf_set(conf, k, v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+    fmt::print(stderr, "{}: {}\n", k, err);
+    std::exit(2);
+  }
+}
+
+std::atomic<int64_t> g_acked{0}, g_failed{0};
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+  (m->err ? g_failed : g_acked)++;
+}
+
+struct Rate {
+  double msgs_per_s, mb_per_s;
+};
+
+Rate produce(const std::string& bootstrap, const std::string& topic, int64_t count, size_t size,
+             const char* acks) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", bootstrap);
+  set(conf, "acks", acks);
+  set(conf, "linger.ms", "5");
+  set(conf, "batch.size", "1000000");
+  set(conf, "queue.buffering.max.messages", "1000000");
+  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  char err[256];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  std::string payload(size, 'p');
+  g_acked = g_failed = 0;
+  auto t0 = Clock::now();
+  int64_t sent = 0;
+  for (; sent < count && seconds_since(t0) < 15; ++sent) {
+    while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+                             RD_KAFKA_V_VALUE(payload.data(), payload.size()),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+      rd_kafka_poll(rk, 1);
+    if (sent % 1000 == 0) rd_kafka_poll(rk, 0);
+  }
+  rd_kafka_flush(rk, 30000);
+  double s = seconds_since(t0);
+  rd_kafka_destroy(rk);
+  if (g_failed > 0) fmt::print(stderr, "warning: {} messages failed\n", g_failed.load());
+  return {static_cast<double>(g_acked) / s, static_cast<double>(g_acked) * size / 1e6 / s};
+}
+
+Rate consume(const std::string& bootstrap, const std::string& topic, int64_t count, size_t size) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", bootstrap);
+  set(conf, "group.id", "bench");
+  set(conf, "enable.auto.commit", "false");
+  set(conf, "fetch.max.bytes", "52428800");
+  set(conf, "max.partition.fetch.bytes", "10485760");
+  char err[256];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(parts, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_assign(rk, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  int64_t got = 0;
+  auto t0 = Clock::now();
+  while (got < count && seconds_since(t0) < 15) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+    if (!m) continue;
+    if (!m->err) ++got;
+    rd_kafka_message_destroy(m);
+  }
+  double s = seconds_since(t0);
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return {static_cast<double>(got) / s, static_cast<double>(got) * size / 1e6 / s};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sluice;
+  std::string fsync = argc > 1 ? argv[1] : "batch";
+  int64_t messages = argc > 2 ? std::stoll(argv[2]) : 300000;
+  log::init(log::Level::kWarn, log::Format::kText);
+  auto dir =
+      std::filesystem::temp_directory_path() / fmt::format("sluice_bus_bench_{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  bus::BrokerOptions o;
+  o.data_dir = dir;
+  o.listen_port = 0;
+  o.fsync = fsync == "batch"      ? bus::FsyncPolicy::kBatch
+            : fsync == "interval" ? bus::FsyncPolicy::kInterval
+                                  : bus::FsyncPolicy::kNone;
+  auto broker = bus::Broker::open(o);
+  if (!broker.is_ok()) {
+    fmt::print(stderr, "{}\n", broker.status().message());
+    return 1;
+  }
+  std::thread server([&] { (void)(*broker)->run(false); });
+  std::string bootstrap = fmt::format("127.0.0.1:{}", (*broker)->port());
+
+  fmt::print("bus_bench: fsync={} (anchors measured now, same bytes)\n", fsync);
+  fmt::print("{:<26} {:>12} {:>10} {:>12} {:>12} {:>8}\n", "case", "msgs/s", "MB/s", "tcp MB/s",
+             "disk MB/s", "ratio");
+  for (size_t size : {size_t{100}, size_t{1024}}) {
+    int64_t n = size == 100 ? messages : messages / 4;
+    size_t total = static_cast<size_t>(n) * size;
+    double tcp = loopback_mbps(total, 1 << 20);
+    double disk = disk_mbps(dir / "anchor.dat", total, 1 << 20, fsync == "batch");
+    double anchor = std::min(tcp, disk);
+    for (const char* acks : {"1", "all"}) {
+      std::string topic = fmt::format("bench-{}-{}", size, acks);
+      Rate p = produce(bootstrap, topic, n, size, acks);
+      fmt::print("{:<26} {:>12.0f} {:>10.1f} {:>12.1f} {:>12.1f} {:>8.2f}\n",
+                 fmt::format("produce {}B acks={}", size, acks), p.msgs_per_s, p.mb_per_s, tcp,
+                 disk, p.mb_per_s / anchor);
+      Rate c = consume(bootstrap, topic, n, size);
+      fmt::print("{:<26} {:>12.0f} {:>10.1f} {:>12.1f} {:>12} {:>8.2f}\n",
+                 fmt::format("consume {}B", size), c.msgs_per_s, c.mb_per_s, tcp, "-",
+                 c.mb_per_s / tcp);
+    }
+  }
+  (*broker)->stop();
+  server.join();
+  std::filesystem::remove_all(dir);
+  return 0;
+}

@@ -1,0 +1,520 @@
+#include "bus/broker.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
+#include <fstream>
+#include <random>
+
+#include "bus/broker_internal.h"
+#include "common/log.h"
+
+namespace sluice::bus {
+
+namespace fs = std::filesystem;
+
+// --- options ---
+
+Result<std::pair<std::string, uint16_t>> parse_host_port(std::string_view s) {
+  std::string_view host, port;
+  if (s.starts_with('[')) {
+    auto close = s.find(']');
+    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') {
+      return invalid_argument(fmt::format("'{}' is not HOST:PORT", s));
+    }
+    host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+  } else {
+    auto colon = s.rfind(':');
+    if (colon == std::string_view::npos) {
+      return invalid_argument(fmt::format("'{}' is not HOST:PORT (e.g. 127.0.0.1:9092)", s));
+    }
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+  }
+  unsigned p = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (ec != std::errc() || end != port.data() + port.size() || p > 65535 || host.empty()) {
+    return invalid_argument(fmt::format("'{}' is not HOST:PORT with a port in 0..65535", s));
+  }
+  return std::make_pair(std::string(host), static_cast<uint16_t>(p));
+}
+
+Result<BrokerOptions> BrokerOptions::from_config(const common::Config& config,
+                                                 const fs::path& data_dir) {
+  BrokerOptions o;
+  o.data_dir = data_dir;
+  SLUICE_ASSIGN_OR_RETURN(auto hp, parse_host_port(config.get_string("bus.listen")));
+  o.listen_host = hp.first;
+  o.listen_port = hp.second;
+  o.advertised_host = config.get_string("bus.advertised_host");
+  o.auto_create_topics = config.get_bool("bus.auto_create_topics");
+  o.default_partitions = static_cast<int32_t>(config.get_int("bus.default_partitions"));
+  std::string fsync = config.get_string("bus.fsync");
+  o.fsync = fsync == "batch"      ? FsyncPolicy::kBatch
+            : fsync == "interval" ? FsyncPolicy::kInterval
+                                  : FsyncPolicy::kNone;
+  o.fsync_interval_ms = config.get_int("bus.fsync_interval_ms");
+  o.cleanup_interval_ms = config.get_int("bus.cleanup_interval_ms");
+  o.log.retention_ms = config.get_int("bus.retention_ms");
+  o.log.retention_bytes = config.get_int("bus.retention_bytes");
+  o.log.segment_bytes = config.get_int("bus.segment_bytes");
+  return o;
+}
+
+// --- connection ---
+
+Connection::Connection(tcp::socket socket, BrokerImpl& broker)
+    : socket_(std::move(socket)), broker_(broker), read_buf_(256 * 1024) {
+  boost::system::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  peer_ = ec ? "unknown" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
+  socket_.set_option(tcp::no_delay(true), ec);
+}
+
+void Connection::start() {
+  do_read();
+}
+
+void Connection::close() {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+}
+
+void Connection::do_read() {
+  if (reading_ || closed_) return;
+  // Back-pressure: stop reading while 64 MiB of requests wait.
+  if (in_.size() - in_pos_ > (64u << 20)) return;
+  reading_ = true;
+  socket_.async_read_some(
+      asio::buffer(read_buf_), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+        self->reading_ = false;
+        if (ec) {
+          if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+            log::debug("connection closed",
+                       {log::kv("peer", self->peer_), log::kv("error", ec.message())});
+          }
+          self->close();
+          return;
+        }
+        self->in_.append(self->read_buf_.data(), n);
+        self->process();
+        self->do_read();
+      });
+}
+
+void Connection::process() {
+  while (!busy_ && !closed_) {
+    size_t avail = in_.size() - in_pos_;
+    if (avail < 4) break;
+    int32_t size = load_be32(in_.data() + in_pos_);
+    if (size < 8 || size > (100 << 20)) {
+      log::warn("closing connection: bad request size",
+                {log::kv("peer", peer_), log::kv("size", size)});
+      close();
+      return;
+    }
+    if (avail < 4 + static_cast<size_t>(size)) break;
+    std::string frame = in_.substr(in_pos_ + 4, static_cast<size_t>(size));
+    in_pos_ += 4 + static_cast<size_t>(size);
+    busy_ = true;
+    broker_.handle(shared_from_this(), frame);
+  }
+  if (in_pos_ > 0 && (in_pos_ == in_.size() || in_pos_ > (1u << 20))) {
+    in_.erase(0, in_pos_);
+    in_pos_ = 0;
+  }
+  do_read();
+}
+
+void Connection::respond(int32_t correlation_id, bool flexible_header, std::string body) {
+  if (closed_) return;
+  std::string frame;
+  frame.reserve(body.size() + 9);
+  WireWriter w(&frame);
+  w.i32(static_cast<int32_t>(body.size() + 4 + (flexible_header ? 1 : 0)));
+  w.i32(correlation_id);
+  if (flexible_header) w.empty_tagged_fields();
+  frame += body;
+  out_.push_back(std::move(frame));
+  do_write();
+  finish_without_response();
+}
+
+void Connection::finish_without_response() {
+  busy_ = false;
+  // Next request from a fresh stack frame: no re-entry into the handler that answered.
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->process(); });
+}
+
+void Connection::do_write() {
+  if (writing_ || out_.empty() || closed_) return;
+  writing_ = true;
+  asio::async_write(socket_, asio::buffer(out_.front()),
+                    [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                      self->writing_ = false;
+                      if (ec) {
+                        self->close();
+                        return;
+                      }
+                      self->out_.pop_front();
+                      self->do_write();
+                    });
+}
+
+// --- broker ---
+
+int64_t BrokerImpl::now_ms() const {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string BrokerImpl::advertised_host() const {
+  if (!options_.advertised_host.empty()) return options_.advertised_host;
+  if (options_.listen_host == "0.0.0.0" || options_.listen_host == "::") {
+    char name[256] = {};
+    if (::gethostname(name, sizeof(name) - 1) == 0) return name;
+    return "localhost";
+  }
+  return options_.listen_host;
+}
+
+Status BrokerImpl::open() {
+  root_ = options_.data_dir / "broker";
+  std::error_code ec;
+  fs::create_directories(root_, ec);
+  if (ec) return io_error(fmt::format("creating {}: {}", root_.string(), ec.message()));
+  // The cluster id is made once and kept, so clients see the same cluster after a restart.
+  auto id_file = root_ / "cluster_id";
+  {
+    std::ifstream in(id_file);
+    std::getline(in, cluster_id_);
+  }
+  if (cluster_id_.empty()) {
+    std::mt19937_64 rng{std::random_device{}()};
+    cluster_id_ = fmt::format("sluice-{:016x}", rng());
+    std::ofstream out(id_file);
+    out << cluster_id_ << "\n";
+    if (!out) return io_error(fmt::format("writing {}", id_file.string()));
+  }
+  SLUICE_ASSIGN_OR_RETURN(topics_, TopicStore::open(root_, options_.log));
+  SLUICE_ASSIGN_OR_RETURN(groups_, GroupCoordinator::open(root_));
+
+  boost::system::error_code bec;
+  auto addr = asio::ip::make_address(options_.listen_host, bec);
+  if (bec) {
+    // A name: resolve it.
+    tcp::resolver resolver(io_);
+    auto results =
+        resolver.resolve(options_.listen_host, std::to_string(options_.listen_port), bec);
+    if (bec || results.empty()) {
+      return invalid_argument(fmt::format("bus.listen host '{}' does not resolve: {}",
+                                          options_.listen_host, bec.message()));
+    }
+    addr = results.begin()->endpoint().address();
+  }
+  tcp::endpoint ep(addr, options_.listen_port);
+  acceptor_ = std::make_unique<tcp::acceptor>(io_);
+  acceptor_->open(ep.protocol(), bec);
+  if (!bec) acceptor_->set_option(tcp::acceptor::reuse_address(true), bec);
+  if (!bec) acceptor_->bind(ep, bec);
+  if (!bec) acceptor_->listen(asio::socket_base::max_listen_connections, bec);
+  if (bec) {
+    return unavailable(fmt::format("cannot listen on {}:{}: {} (is another broker running?)",
+                                   options_.listen_host, options_.listen_port, bec.message()));
+  }
+  port_ = acceptor_->local_endpoint().port();
+  return Status::ok();
+}
+
+void BrokerImpl::accept() {
+  acceptor_->async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec != asio::error::operation_aborted) {
+        log::warn("accept failed", {log::kv("error", ec.message())});
+        accept();
+      }
+      return;
+    }
+    std::make_shared<Connection>(std::move(socket), *this)->start();
+    accept();
+  });
+}
+
+void BrokerImpl::schedule_tick() {
+  tick_timer_->expires_after(std::chrono::milliseconds(100));
+  tick_timer_->async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    groups_->tick(now_ms());
+    schedule_tick();
+  });
+}
+
+void BrokerImpl::schedule_fsync() {
+  if (options_.fsync != FsyncPolicy::kInterval) return;
+  fsync_timer_->expires_after(
+      std::chrono::milliseconds(std::max<int64_t>(1, options_.fsync_interval_ms)));
+  fsync_timer_->async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    flush_all();
+    schedule_fsync();
+  });
+}
+
+void BrokerImpl::schedule_cleanup() {
+  cleanup_timer_->expires_after(
+      std::chrono::milliseconds(std::max<int64_t>(10, options_.cleanup_interval_ms)));
+  cleanup_timer_->async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    int64_t now = now_ms();
+    for (Topic* t : topics_->all()) {
+      for (auto& p : t->partitions) {
+        Status st = p->apply_retention(now);
+        if (st.is_ok()) st = p->compact(now);
+        if (!st.is_ok()) {
+          log::error("log cleanup failed",
+                     {log::kv("topic", t->name), log::kv("error", st.message())});
+        }
+      }
+    }
+    schedule_cleanup();
+  });
+}
+
+void BrokerImpl::flush_all() {
+  for (Topic* t : topics_->all()) {
+    for (auto& p : t->partitions) {
+      if (Status st = p->sync(); !st.is_ok()) {
+        log::error("fsync failed", {log::kv("topic", t->name), log::kv("error", st.message())});
+      }
+    }
+  }
+  if (offsets_dirty_) {
+    offsets_dirty_ = false;
+    if (Status st = groups_->sync_offsets(); !st.is_ok()) {
+      log::error("fsync failed", {log::kv("file", "offsets"), log::kv("error", st.message())});
+    }
+  }
+}
+
+Status BrokerImpl::run(bool handle_signals) {
+  tick_timer_ = std::make_unique<asio::steady_timer>(io_);
+  fsync_timer_ = std::make_unique<asio::steady_timer>(io_);
+  cleanup_timer_ = std::make_unique<asio::steady_timer>(io_);
+  std::unique_ptr<asio::signal_set> signals;
+  if (handle_signals) {
+    signals = std::make_unique<asio::signal_set>(io_, SIGINT, SIGTERM);
+    signals->async_wait([this](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      log::info("broker stopping", {log::kv("signal", sig)});
+      io_.stop();
+    });
+  }
+  accept();
+  schedule_tick();
+  schedule_fsync();
+  schedule_cleanup();
+  log::info("broker listening",
+            {log::kv("listen", fmt::format("{}:{}", options_.listen_host, port_)),
+             log::kv("advertised", fmt::format("{}:{}", advertised_host(), port_)),
+             log::kv("data_dir", root_.string()), log::kv("topics", topics_->all().size())});
+  io_.run();
+  flush_all();
+  log::info("broker stopped");
+  return Status::ok();
+}
+
+void BrokerImpl::stop() {
+  asio::post(io_, [this] { io_.stop(); });
+}
+
+Result<int64_t> BrokerImpl::allocate_producer_id() {
+  // Ids come in persisted blocks of 1000 so that no id is handed out twice across restarts.
+  if (next_producer_id_ >= producer_id_limit_) {
+    auto file = root_ / "producer_id_block";
+    int64_t start = 1000;
+    {
+      std::ifstream in(file);
+      in >> start;
+    }
+    if (start < 1000) start = 1000;
+    auto tmp = file;
+    tmp += ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << start + 1000 << "\n";
+      if (!out) return io_error(fmt::format("writing {}", tmp.string()));
+    }
+    int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      (void)::fsync(fd);
+      ::close(fd);
+    }
+    std::error_code ec;
+    fs::rename(tmp, file, ec);
+    if (ec) return io_error(fmt::format("renaming {}: {}", tmp.string(), ec.message()));
+    next_producer_id_ = start;
+    producer_id_limit_ = start + 1000;
+  }
+  return next_producer_id_++;
+}
+
+const std::vector<ApiSupport>& supported_apis() {
+  // Versions chosen so librdkafka 2.0 and kafka-python 2.0 both find their preferred ones, all
+  // non-flexible except ApiVersions v3 (whose compact encoding is implemented).
+  static const std::vector<ApiSupport> kApis = {
+      {api::kProduce, "Produce", 3, 7, 9},
+      {api::kFetch, "Fetch", 4, 10, 12},
+      {api::kListOffsets, "ListOffsets", 1, 5, 6},
+      {api::kMetadata, "Metadata", 0, 8, 9},
+      {api::kOffsetCommit, "OffsetCommit", 2, 7, 8},
+      {api::kOffsetFetch, "OffsetFetch", 1, 5, 6},
+      {api::kFindCoordinator, "FindCoordinator", 0, 2, 3},
+      {api::kJoinGroup, "JoinGroup", 0, 5, 6},
+      {api::kHeartbeat, "Heartbeat", 0, 3, 4},
+      {api::kLeaveGroup, "LeaveGroup", 0, 2, 4},
+      {api::kSyncGroup, "SyncGroup", 0, 3, 4},
+      {api::kDescribeGroups, "DescribeGroups", 0, 4, 5},
+      {api::kListGroups, "ListGroups", 0, 2, 3},
+      {api::kApiVersions, "ApiVersions", 0, 3, 3},
+      {api::kCreateTopics, "CreateTopics", 0, 4, 5},
+      {api::kDeleteTopics, "DeleteTopics", 0, 3, 4},
+      {api::kInitProducerId, "InitProducerId", 0, 1, 2},
+      {api::kDescribeConfigs, "DescribeConfigs", 0, 2, 4},
+      {api::kCreatePartitions, "CreatePartitions", 0, 1, 2},
+  };
+  return kApis;
+}
+
+const ApiSupport* find_api(int16_t key) {
+  for (const auto& a : supported_apis())
+    if (a.key == key) return &a;
+  return nullptr;
+}
+
+void BrokerImpl::reply(const RequestContext& ctx, std::string body) {
+  // Response header v1 (tagged fields) for flexible versions; ApiVersions always uses v0.
+  bool flexible_header = ctx.flexible && ctx.api_key != api::kApiVersions;
+  ctx.conn->respond(ctx.correlation_id, flexible_header, std::move(body));
+}
+
+void BrokerImpl::reply_unsupported(const RequestContext& ctx) {
+  // The client asked for an API or version not advertised in ApiVersions: answer with
+  // UNSUPPORTED_VERSION instead of dropping the connection. Most responses of a failed request
+  // start with throttle_time_ms and/or an error code; clients that negotiated versions never
+  // get here.
+  log::warn("unsupported request",
+            {log::kv("api_key", ctx.api_key), log::kv("version", ctx.version),
+             log::kv("client", ctx.client_id)});
+  std::string body;
+  WireWriter w(&body);
+  w.i16(code(KafkaError::kUnsupportedVersion));
+  if (ctx.flexible) w.empty_tagged_fields();
+  reply(ctx, std::move(body));
+}
+
+void BrokerImpl::handle(const std::shared_ptr<Connection>& conn, std::string_view frame) {
+  WireReader r(frame);
+  RequestContext ctx;
+  ctx.conn = conn;
+  ctx.api_key = r.i16();
+  ctx.version = r.i16();
+  ctx.correlation_id = r.i32();
+  ctx.client_id = r.nullable_string().value_or("");
+  if (!r.ok()) {
+    log::warn("closing connection: malformed request header", {log::kv("peer", conn->peer())});
+    conn->close();
+    return;
+  }
+  const ApiSupport* api = find_api(ctx.api_key);
+  ctx.flexible = api && ctx.version >= api->first_flexible;
+  if (ctx.flexible) r.skip_tagged_fields();
+  if (ctx.api_key == api::kApiVersions) {
+    // KIP-511: an ApiVersions version we do not know is answered in v0 with our versions.
+    if (ctx.version > api->max_version) {
+      ctx.version = 0;
+      ctx.flexible = false;
+      ctx.too_new = true;
+      WireReader empty({});
+      return api_versions(ctx, empty);
+    }
+  }
+  if (!api || ctx.version < api->min_version || ctx.version > api->max_version) {
+    return reply_unsupported(ctx);
+  }
+  log::trace("request", {log::kv("api", api->name), log::kv("version", ctx.version),
+                         log::kv("client", ctx.client_id)});
+  switch (ctx.api_key) {
+    case api::kApiVersions:
+      return api_versions(ctx, r);
+    case api::kMetadata:
+      return metadata(ctx, r);
+    case api::kProduce:
+      return produce(ctx, r);
+    case api::kFetch:
+      return fetch(ctx, r);
+    case api::kListOffsets:
+      return list_offsets(ctx, r);
+    case api::kCreateTopics:
+      return create_topics(ctx, r);
+    case api::kDeleteTopics:
+      return delete_topics(ctx, r);
+    case api::kCreatePartitions:
+      return create_partitions(ctx, r);
+    case api::kFindCoordinator:
+      return find_coordinator(ctx, r);
+    case api::kJoinGroup:
+      return join_group(ctx, r);
+    case api::kSyncGroup:
+      return sync_group(ctx, r);
+    case api::kHeartbeat:
+      return heartbeat(ctx, r);
+    case api::kLeaveGroup:
+      return leave_group(ctx, r);
+    case api::kOffsetCommit:
+      return offset_commit(ctx, r);
+    case api::kOffsetFetch:
+      return offset_fetch(ctx, r);
+    case api::kListGroups:
+      return list_groups(ctx, r);
+    case api::kDescribeGroups:
+      return describe_groups(ctx, r);
+    case api::kDescribeConfigs:
+      return describe_configs(ctx, r);
+    case api::kInitProducerId:
+      return init_producer_id(ctx, r);
+    default:
+      return reply_unsupported(ctx);
+  }
+}
+
+// --- public facade ---
+
+Broker::Broker(std::unique_ptr<BrokerImpl> impl) : impl_(std::move(impl)) {}
+Broker::~Broker() = default;
+
+Result<std::unique_ptr<Broker>> Broker::open(const BrokerOptions& options) {
+  auto impl = std::make_unique<BrokerImpl>(options);
+  SLUICE_RETURN_IF_ERROR(impl->open());
+  return std::unique_ptr<Broker>(new Broker(std::move(impl)));
+}
+
+uint16_t Broker::port() const {
+  return impl_->port();
+}
+
+Status Broker::run(bool handle_signals) {
+  return impl_->run(handle_signals);
+}
+
+void Broker::stop() {
+  impl_->stop();
+}
+
+}  // namespace sluice::bus

@@ -1,0 +1,154 @@
+// Internals of the broker shared by broker.cc (server, connections, timers) and
+// kafka_handlers.cc (one function per Kafka API). Not part of the module's public surface.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bus/broker.h"
+#include "bus/group_coordinator.h"
+#include "bus/topic_store.h"
+#include "bus/wire.h"
+
+namespace sluice::bus {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+// Kafka API keys the broker serves, with the versions it advertises (protocol guide, "The
+// Messages"). `first_flexible` is where the API switches to compact encodings + tagged fields.
+struct ApiSupport {
+  int16_t key;
+  const char* name;
+  int16_t min_version;
+  int16_t max_version;
+  int16_t first_flexible;
+};
+const std::vector<ApiSupport>& supported_apis();
+const ApiSupport* find_api(int16_t key);
+
+namespace api {
+inline constexpr int16_t kProduce = 0, kFetch = 1, kListOffsets = 2, kMetadata = 3,
+                         kOffsetCommit = 8, kOffsetFetch = 9, kFindCoordinator = 10,
+                         kJoinGroup = 11, kHeartbeat = 12, kLeaveGroup = 13, kSyncGroup = 14,
+                         kDescribeGroups = 15, kListGroups = 16, kApiVersions = 18,
+                         kCreateTopics = 19, kDeleteTopics = 20, kInitProducerId = 22,
+                         kDescribeConfigs = 32, kCreatePartitions = 37;
+}
+
+class BrokerImpl;
+
+// One client connection. Requests are handled one at a time in arrival order (as Kafka does: a
+// long-polling Fetch holds back the connection's next request), responses written in order.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, BrokerImpl& broker);
+  void start();
+  // Queues a response (the 4-byte size and header are added here) and moves to the next request.
+  void respond(int32_t correlation_id, bool flexible_header, std::string body);
+  // Moves to the next request without a response (Produce with acks=0).
+  void finish_without_response();
+  void close();
+  const std::string& peer() const { return peer_; }
+  bool closed() const { return closed_; }
+
+ private:
+  void do_read();
+  void process();
+  void do_write();
+
+  tcp::socket socket_;
+  BrokerImpl& broker_;
+  std::string peer_;
+  std::string in_;
+  size_t in_pos_ = 0;
+  bool busy_ = false, reading_ = false, writing_ = false, closed_ = false;
+  std::deque<std::string> out_;
+  std::vector<char> read_buf_;
+};
+
+// What a handler needs about the request it answers.
+struct RequestContext {
+  std::shared_ptr<Connection> conn;
+  int16_t api_key = 0;
+  int16_t version = 0;
+  int32_t correlation_id = 0;
+  std::string client_id;
+  bool flexible = false;
+  bool too_new = false;  // an ApiVersions version above ours, answered in v0 (KIP-511)
+};
+
+struct PendingFetch;
+
+class BrokerImpl {
+ public:
+  explicit BrokerImpl(BrokerOptions options) : options_(std::move(options)) {}
+
+  Status open();
+  Status run(bool handle_signals);
+  void stop();
+  uint16_t port() const { return port_; }
+
+  // Parses the request header and dispatches to a handler.
+  void handle(const std::shared_ptr<Connection>& conn, std::string_view frame);
+
+  asio::io_context& io() { return io_; }
+
+ private:
+  friend struct Handlers;
+  void accept();
+  void schedule_tick();
+  void schedule_fsync();
+  void schedule_cleanup();
+  void flush_all();
+  int64_t now_ms() const;
+  void reply(const RequestContext& ctx, std::string body);
+  void reply_unsupported(const RequestContext& ctx);
+  void notify_fetchers();
+  Result<int64_t> allocate_producer_id();
+  std::string advertised_host() const;
+
+  // Kafka APIs (kafka_handlers.cc).
+  void api_versions(const RequestContext& ctx, WireReader& r);
+  void metadata(const RequestContext& ctx, WireReader& r);
+  void produce(const RequestContext& ctx, WireReader& r);
+  void fetch(const RequestContext& ctx, WireReader& r);
+  void list_offsets(const RequestContext& ctx, WireReader& r);
+  void create_topics(const RequestContext& ctx, WireReader& r);
+  void delete_topics(const RequestContext& ctx, WireReader& r);
+  void create_partitions(const RequestContext& ctx, WireReader& r);
+  void find_coordinator(const RequestContext& ctx, WireReader& r);
+  void join_group(const RequestContext& ctx, WireReader& r);
+  void sync_group(const RequestContext& ctx, WireReader& r);
+  void heartbeat(const RequestContext& ctx, WireReader& r);
+  void leave_group(const RequestContext& ctx, WireReader& r);
+  void offset_commit(const RequestContext& ctx, WireReader& r);
+  void offset_fetch(const RequestContext& ctx, WireReader& r);
+  void list_groups(const RequestContext& ctx, WireReader& r);
+  void describe_groups(const RequestContext& ctx, WireReader& r);
+  void describe_configs(const RequestContext& ctx, WireReader& r);
+  void init_producer_id(const RequestContext& ctx, WireReader& r);
+
+  // Fetch: builds the response; returns the bytes of records it holds.
+  size_t build_fetch_response(const PendingFetch& f, std::string* body);
+  void complete_fetch(const std::shared_ptr<PendingFetch>& f);
+
+  BrokerOptions options_;
+  std::filesystem::path root_;
+  asio::io_context io_;
+  std::unique_ptr<tcp::acceptor> acceptor_;
+  std::unique_ptr<asio::steady_timer> tick_timer_, fsync_timer_, cleanup_timer_;
+  uint16_t port_ = 0;
+  std::unique_ptr<TopicStore> topics_;
+  std::unique_ptr<GroupCoordinator> groups_;
+  std::vector<std::shared_ptr<PendingFetch>> waiting_fetches_;
+  std::string cluster_id_;
+  int64_t next_producer_id_ = 0, producer_id_limit_ = 0;
+  bool offsets_dirty_ = false;
+};
+
+}  // namespace sluice::bus

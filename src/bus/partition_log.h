@@ -1,0 +1,108 @@
+// One partition's log: a folder of segments `<base offset, 20 digits>.log`, each with a sparse
+// offset index (`.index`: int32 relative offset, int32 position, every index_interval_bytes) and
+// a time index (`.timeindex`: int64 max timestamp so far, int32 relative offset), as Kafka lays
+// them out. Batches are stored as producers sent them; the broker rewrites only the base offset.
+//
+// Threading: not thread-safe; the broker calls it from its one I/O thread.
+// Recovery: open() scans the newest segment batch by batch, checks each CRC-32C and truncates a
+// torn tail, so offsets stay dense and monotonic after kill -9. Older segments trust their index
+// and scan only from the last index entry to find their end.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bus/kafka_errors.h"
+#include "bus/record_batch.h"
+#include "common/status.h"
+
+namespace sluice::bus {
+
+struct LogConfig {
+  int64_t segment_bytes = 128ll << 20;
+  int64_t retention_ms = 7ll * 24 * 3600 * 1000;     // -1: keep forever
+  int64_t retention_bytes = -1;                      // -1: no size limit
+  bool cleanup_delete = true;                        // cleanup.policy has "delete"
+  bool cleanup_compact = false;                      // cleanup.policy has "compact"
+  int64_t delete_retention_ms = 24ll * 3600 * 1000;  // how long compaction keeps tombstones
+  int32_t max_message_bytes = 1048588;
+  int32_t index_interval_bytes = 4096;
+};
+
+struct AppendOutcome {
+  KafkaError error = KafkaError::kNone;
+  std::string message;
+  int64_t base_offset = -1;
+};
+
+class Segment;
+
+class PartitionLog {
+ public:
+  static Result<std::unique_ptr<PartitionLog>> open(const std::filesystem::path& dir,
+                                                    const LogConfig& config);
+  ~PartitionLog();
+
+  // Appends the record batches of one produce request's partition (validated: v2, CRC, size,
+  // keys on compacted topics; idempotent producers deduplicated by producer id, epoch and
+  // sequence). Returns the base offset given to the first batch.
+  AppendOutcome append(std::string_view record_set);
+
+  // fsync of the active segment (and of any segment rolled since the last sync).
+  Status sync();
+  bool dirty() const { return dirty_; }
+
+  int64_t log_start_offset() const;
+  int64_t log_end_offset() const { return next_offset_; }
+  int64_t size_bytes() const;
+  size_t segment_count() const { return segments_.size(); }
+
+  // Appends to `out` whole batches from the one holding `offset`, up to `max_bytes` (always at
+  // least one batch, so a batch larger than max_bytes still makes progress). Returns bytes read.
+  Result<size_t> read(int64_t offset, size_t max_bytes, std::string* out) const;
+
+  // The first offset whose record timestamp is >= ts, and that timestamp; -1 if none.
+  Result<std::pair<int64_t, int64_t>> offset_for_timestamp(int64_t ts) const;
+
+  // Deletes old segments by time and size (cleanup.policy delete).
+  Status apply_retention(int64_t now_ms);
+  // Keeps only the newest record per key in sealed segments (cleanup.policy compact); drops
+  // tombstones older than delete_retention_ms.
+  Status compact(int64_t now_ms);
+
+  void set_config(const LogConfig& c) { config_ = c; }
+  const LogConfig& config() const { return config_; }
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  struct ProducerBatch {
+    int32_t first_seq;
+    int32_t last_seq;
+    int64_t base_offset;
+  };
+  struct ProducerState {
+    int16_t epoch = -1;
+    std::deque<ProducerBatch> recent;  // the last 5 batches, as Kafka keeps
+  };
+
+  PartitionLog(std::filesystem::path dir, LogConfig config);
+  Status roll();
+  void remember_producer(const BatchHeader& h);
+  Status delete_front_segment();
+
+  std::filesystem::path dir_;
+  LogConfig config_;
+  std::vector<std::unique_ptr<Segment>> segments_;  // ascending base offset; back() is active
+  int64_t next_offset_ = 0;
+  bool dirty_ = false;
+  std::map<int64_t, ProducerState> producers_;
+  int64_t compacted_at_end_ = -1;  // log end offset when compaction last ran
+};
+
+}  // namespace sluice::bus

@@ -1,0 +1,87 @@
+// SQL over the lake: a DuckDB session in which every lake table is visible as `zone.table`.
+//
+// Reads: before each statement, the lake tables it names are (re)bound to the table's current
+// snapshot, read by Iceberg field id (so renamed or re-ordered columns read right) with delete
+// files applied. Time travel: `FROM zone.t AT (VERSION => <snapshot id>)` and
+// `FROM zone.t AT (TIMESTAMP => <timestamp expression>)`.
+//
+// Writes: CREATE TABLE, CREATE TABLE AS, INSERT, DELETE, UPDATE, MERGE INTO, TRUNCATE, ALTER
+// TABLE and DROP TABLE on lake tables are carried out by Sluice: data files are written as
+// Parquet with Iceberg field ids and each statement is one lake commit (copy-on-write for
+// row-level changes). Every other statement goes to DuckDB unchanged.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/engine.h"
+#include "lake/lake.h"
+
+namespace sluice::engine {
+
+struct StatementResult {
+  bool has_rows = false;
+  QueryResult rows;
+  // PostgreSQL-style command tag: "SELECT 3", "INSERT 0 10", "DELETE 4", "CREATE TABLE".
+  std::string tag;
+  int64_t rows_affected = -1;
+  std::optional<int64_t> snapshot_id;  // the lake snapshot a write committed
+};
+
+struct LakeSessionOptions {
+  std::string compression = "zstd";  // Parquet codec of new data files
+  int64_t target_file_size_bytes = 256LL << 20;
+};
+
+// Splits a script into statements on top-level semicolons (quotes and comments respected).
+std::vector<std::string> split_statements(std::string_view script);
+// True for statements whose result is a relation that can be wrapped (SELECT, WITH, FROM,
+// VALUES, TABLE, or a parenthesized query).
+bool is_relation_query(std::string_view statement);
+
+class LakeSession {
+ public:
+  static Result<LakeSession> open(std::shared_ptr<lake::Catalog> catalog,
+                                  std::shared_ptr<Database> db, LakeSessionOptions options = {});
+  LakeSession(LakeSession&&) noexcept;
+  LakeSession& operator=(LakeSession&&) noexcept;
+  ~LakeSession();
+
+  // Runs one statement.
+  Result<StatementResult> run(std::string_view statement);
+  // Runs a script statement by statement; each statement commits on its own, and the first
+  // error stops the script (its message names the statement's position).
+  Result<std::vector<StatementResult>> run_script(std::string_view script);
+
+  // Binds the lake tables a read-only statement names and rewrites time travel clauses; the
+  // returned SQL runs on session() directly (used for streaming exports).
+  Result<std::string> prepare_query(std::string_view statement);
+
+  // Writes the rows of `select_sql` into data files of `table` and returns their descriptions
+  // (not committed). Used by INSERT and by maintenance (compaction).
+  Result<std::vector<lake::DataFile>> write_data_files(const lake::Table& table,
+                                                       std::string_view select_sql);
+
+  // Rewrites small files of a table into files of the target size (one "replace" commit).
+  struct CompactResult {
+    int64_t files_removed = 0;
+    int64_t files_added = 0;
+    std::optional<int64_t> snapshot_id;
+  };
+  Result<CompactResult> compact(const lake::TableIdent& ident, int64_t small_file_bytes);
+
+  Session& session();
+  lake::Catalog& catalog();
+
+ private:
+  LakeSession() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::engine

@@ -1,0 +1,134 @@
+// File I/O, ids and clocks for the lake (local filesystem).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <sstream>
+
+#include "lake/lake_internal.h"
+
+namespace sluice::lake::detail {
+
+namespace {
+std::mt19937_64& rng() {
+  thread_local std::mt19937_64 gen([] {
+    std::random_device rd;
+    std::seed_seq seq{rd(), rd(), rd(), rd()};
+    return std::mt19937_64(seq);
+  }());
+  return gen;
+}
+
+std::mutex& fault_mutex() {
+  static std::mutex m;
+  return m;
+}
+FaultHook& fault_hook() {
+  static FaultHook hook;
+  return hook;
+}
+}  // namespace
+
+std::string new_uuid() {
+  uint64_t hi = rng()(), lo = rng()();
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
+  char buf[37];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return buf;
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t new_snapshot_id() {
+  // Positive and non-zero, as Iceberg's own ids are.
+  int64_t id = 0;
+  while (id == 0)
+    id = static_cast<int64_t>(rng()() & 0x7fffffffffffffffULL);
+  return id;
+}
+
+std::string local_path(const std::string& p) {
+  if (p.rfind("file://", 0) == 0) return p.substr(7);
+  if (p.rfind("file:/", 0) == 0) return p.substr(5);
+  return p;
+}
+
+Result<std::string> read_file(const std::string& path) {
+  std::string lp = local_path(path);
+  if (lp.find("://") != std::string::npos) {
+    return unimplemented(path + ": only local files are supported by the embedded lake");
+  }
+  std::ifstream in(lp, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return not_found(path + ": no such file");
+    return io_error(path + ": " + std::strerror(errno));
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return io_error(path + ": read failed");
+  return ss.str();
+}
+
+Status write_new_file(const std::string& path, std::string_view bytes) {
+  std::string lp = local_path(path);
+  int fd = ::open(lp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return io_error(path + ": cannot create: " + std::strerror(errno));
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Status st = io_error(path + ": write failed: " + std::strerror(errno));
+      ::close(fd);
+      ::unlink(lp.c_str());
+      return st;
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    Status st = io_error(path + ": fsync failed: " + std::strerror(errno));
+    ::close(fd);
+    return st;
+  }
+  if (::close(fd) != 0) return io_error(path + ": close failed: " + std::strerror(errno));
+  return Status::ok();
+}
+
+Status fsync_dir(const std::filesystem::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return io_error(dir.string() + ": cannot open folder: " + std::strerror(errno));
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return io_error(dir.string() + ": fsync failed: " + std::strerror(errno));
+  return Status::ok();
+}
+
+void set_fault_hook(FaultHook hook) {
+  std::lock_guard<std::mutex> lock(fault_mutex());
+  fault_hook() = std::move(hook);
+}
+
+Status fault_point(std::string_view point) {
+  FaultHook hook;
+  {
+    std::lock_guard<std::mutex> lock(fault_mutex());
+    hook = fault_hook();
+  }
+  if (!hook) return Status::ok();
+  return hook(point);
+}
+
+}  // namespace sluice::lake::detail

@@ -1,0 +1,232 @@
+// SQL over real lake tables: DuckDB writes Parquet with field ids, the lake commits Iceberg
+// metadata, and reads go back through scan planning.
+#include "engine/lake_session.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+namespace sluice::engine {
+namespace {
+
+class LakeSessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("sluice_lake_session_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    auto catalog = lake::Catalog::open(dir_ / "lake");
+    ASSERT_TRUE(catalog.is_ok()) << catalog.status().to_string();
+    catalog_ = *catalog;
+    auto db = Database::open_in_memory({.threads = 2});
+    ASSERT_TRUE(db.is_ok());
+    db_ = *db;
+    auto s = LakeSession::open(catalog_, db_);
+    ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+    session_ = std::make_unique<LakeSession>(std::move(s).value());
+  }
+  void TearDown() override {
+    session_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  StatementResult run(const std::string& sql) {
+    auto r = session_->run(sql);
+    EXPECT_TRUE(r.is_ok()) << sql << "\n-> " << r.status().to_string();
+    return r.is_ok() ? std::move(r).value() : StatementResult{};
+  }
+  std::string error(const std::string& sql) {
+    auto r = session_->run(sql);
+    EXPECT_FALSE(r.is_ok()) << "expected an error from: " << sql;
+    return r.is_ok() ? "" : r.status().message();
+  }
+  // First row, all columns joined by '|'.
+  std::string one(const std::string& sql) {
+    auto r = run(sql);
+    if (r.rows.rows.empty()) return "<no rows>";
+    std::string out;
+    for (const auto& v : r.rows.rows[0])
+      out += (out.empty() ? "" : "|") + v.value_or("NULL");
+    return out;
+  }
+
+  std::filesystem::path dir_;
+  std::shared_ptr<lake::Catalog> catalog_;
+  std::shared_ptr<Database> db_;
+  std::unique_ptr<LakeSession> session_;
+};
+
+TEST_F(LakeSessionTest, CreateInsertSelect) {
+  run("CREATE TABLE raw.orders (id BIGINT NOT NULL, customer VARCHAR, amount DECIMAL(10,2), "
+      "ts TIMESTAMPTZ)");
+  auto ins =
+      run("INSERT INTO raw.orders SELECT i, 'c' || (i % 7), i * 1.25, "
+          "TIMESTAMPTZ '2026-11-01 00:00:00+00' + to_hours(i) FROM range(1000) t(i)");
+  EXPECT_EQ(ins.rows_affected, 1000);
+  EXPECT_EQ(ins.tag, "INSERT 0 1000");
+  ASSERT_TRUE(ins.snapshot_id.has_value());
+  EXPECT_EQ(one("SELECT count(*), sum(id), sum(amount), max(customer) FROM raw.orders"),
+            "1000|499500|624375.00|c6");
+  // The data files carry Iceberg field ids.
+  auto table = catalog_->load_table({"raw", "orders"});
+  ASSERT_TRUE(table.is_ok());
+  auto files = table->list_files(std::nullopt);
+  ASSERT_TRUE(files.is_ok());
+  ASSERT_FALSE(files->empty());
+  EXPECT_EQ(one("SELECT string_agg(name || '=' || field_id, ',' ORDER BY field_id) FROM "
+                "parquet_schema('" +
+                files->at(0).file_path + "') WHERE field_id IS NOT NULL"),
+            "id=1,customer=2,amount=3,ts=4");
+  EXPECT_EQ(files->at(0).record_count, 1000);
+  EXPECT_FALSE(files->at(0).lower_bounds.empty());
+}
+
+TEST_F(LakeSessionTest, CreateTableAsAndPartitioning) {
+  auto r =
+      run("CREATE TABLE curated.daily PARTITIONED BY (day(ts), bucket(4, id)) AS SELECT i "
+          "AS id, TIMESTAMP '2026-11-01' + to_hours(i * 6) AS ts, i % 3 = 0 AS flag FROM "
+          "range(40) t(i)");
+  EXPECT_EQ(r.rows_affected, 40);
+  EXPECT_EQ(one("SELECT count(*), count(DISTINCT ts::DATE) FROM curated.daily"), "40|10");
+  auto table = catalog_->load_table({"curated", "daily"});
+  ASSERT_TRUE(table.is_ok());
+  EXPECT_EQ(table->metadata().default_spec().fields.size(), 2u);
+  // Filtering on the partition column prunes files.
+  auto plan = table->plan_scan({});
+  ASSERT_TRUE(plan.is_ok());
+  EXPECT_GT(plan->tasks.size(), 10u);
+  lake::ScanOptions opts;
+  opts.filter.push_back({.field_id = 2,
+                         .op = lake::Predicate::Op::kGtEq,
+                         .values = {lake::Value(int64_t{1794096000000000})}});  // 2026-11-10
+  auto pruned = table->plan_scan(opts);
+  ASSERT_TRUE(pruned.is_ok());
+  EXPECT_LT(pruned->tasks.size(), plan->tasks.size());
+  // Every file's partition values agree with the rows inside it.
+  for (const auto& t : plan->tasks) {
+    const auto& f = t.data_file;
+    ASSERT_EQ(f.partition.size(), 2u);
+    int32_t day = std::get<int32_t>(f.partition[0]);
+    EXPECT_EQ(one("SELECT count(*) FROM read_parquet('" + f.file_path +
+                  "') WHERE (ts::DATE - DATE '1970-01-01') <> " + std::to_string(day)),
+              "0");
+    int32_t bucket = std::get<int32_t>(f.partition[1]);
+    auto ids = run("SELECT DISTINCT id FROM read_parquet('" + f.file_path + "')");
+    for (const auto& row : ids.rows.rows) {
+      auto expected = lake::apply_transform("bucket[4]", *lake::Type::of("long"),
+                                            lake::Value(int64_t{std::stoll(*row[0])}));
+      ASSERT_TRUE(expected.is_ok());
+      EXPECT_EQ(std::get<int32_t>(*expected), bucket) << "id " << *row[0];
+    }
+  }
+}
+
+TEST_F(LakeSessionTest, TimeTravelByVersionAndTimestamp) {
+  run("CREATE TABLE raw.t (id INTEGER)");
+  auto s1 = run("INSERT INTO raw.t VALUES (1), (2)").snapshot_id.value_or(0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto between = one("SELECT CAST(now() AS VARCHAR)");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  run("INSERT INTO raw.t VALUES (3)");
+  EXPECT_EQ(one("SELECT count(*) FROM raw.t"), "3");
+  EXPECT_EQ(one("SELECT count(*) FROM raw.t AT (VERSION => " + std::to_string(s1) + ")"), "2");
+  EXPECT_EQ(one("SELECT count(*) FROM raw.t AT (TIMESTAMP => TIMESTAMPTZ '" + between + "')"), "2");
+  EXPECT_EQ(one("SELECT count(*) FROM raw.t AS x AT (VERSION => " + std::to_string(s1) +
+                ") JOIN raw.t y USING (id)"),
+            "2");
+  EXPECT_NE(error("SELECT * FROM raw.t AT (VERSION => 12345)").find("12345"), std::string::npos);
+}
+
+TEST_F(LakeSessionTest, DeleteUpdateMergeAreCommits) {
+  run("CREATE TABLE refined.users PARTITIONED BY (country) AS SELECT i AS id, CASE WHEN i % 2 = "
+      "0 THEN 'DE' ELSE 'FR' END AS country, 'u' || i AS name FROM range(10) t(i)");
+  auto del = run("DELETE FROM refined.users WHERE id < 3");
+  EXPECT_EQ(del.tag, "DELETE 3");
+  EXPECT_EQ(one("SELECT count(*), min(id) FROM refined.users"), "7|3");
+  auto upd = run("UPDATE refined.users SET name = upper(name) WHERE country = 'FR'");
+  EXPECT_EQ(upd.rows_affected, 4);  // 3, 5, 7, 9
+  EXPECT_EQ(one("SELECT string_agg(name, ',' ORDER BY id) FROM refined.users"),
+            "U3,u4,U5,u6,U7,u8,U9");
+  auto merge =
+      run("MERGE INTO refined.users AS u USING (SELECT 4 AS id, 'DE' AS country, 'new4' AS name "
+          "UNION ALL SELECT 42, 'IT', 'n42') AS s ON u.id = s.id WHEN MATCHED THEN UPDATE SET name "
+          "= s.name WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.country, s.name)");
+  EXPECT_EQ(merge.rows_affected, 2);
+  EXPECT_EQ(one("SELECT count(*), max(id), string_agg(name, ',' ORDER BY id) FILTER (WHERE id "
+                "IN (4, 42)) FROM refined.users"),
+            "8|42|new4,n42");
+  auto table = catalog_->load_table({"refined", "users"});
+  ASSERT_TRUE(table.is_ok());
+  // create+append, delete, update, merge: four snapshots.
+  EXPECT_EQ(table->metadata().snapshots.size(), 4u);
+  EXPECT_EQ(run("DELETE FROM refined.users WHERE id > 1000").rows_affected, 0);
+  EXPECT_EQ(run("TRUNCATE refined.users").tag, "TRUNCATE TABLE");
+  EXPECT_EQ(one("SELECT count(*) FROM refined.users"), "0");
+}
+
+TEST_F(LakeSessionTest, SchemaEvolutionReadsByFieldId) {
+  run("CREATE TABLE raw.e (a INTEGER, b VARCHAR)");
+  run("INSERT INTO raw.e VALUES (1, 'x')");
+  run("ALTER TABLE raw.e RENAME COLUMN b TO label");
+  run("ALTER TABLE raw.e ADD COLUMN c DOUBLE");
+  run("ALTER TABLE raw.e ALTER COLUMN a TYPE BIGINT");
+  run("INSERT INTO raw.e VALUES (2, 'y', 0.5)");
+  auto r = run("SELECT a, label, c FROM raw.e ORDER BY a");
+  ASSERT_EQ(r.rows.rows.size(), 2u);
+  EXPECT_EQ(r.rows.column_types[0], "BIGINT");
+  EXPECT_EQ(r.rows.rows[0][1], "x");  // renamed column still reads the old file
+  EXPECT_EQ(r.rows.rows[0][2], std::nullopt);
+  EXPECT_EQ(r.rows.rows[1][2], "0.5");
+  run("ALTER TABLE raw.e DROP COLUMN label");
+  EXPECT_EQ(run("SELECT * FROM raw.e").rows.column_names, (std::vector<std::string>{"a", "c"}));
+}
+
+TEST_F(LakeSessionTest, BadInputNamesTheProblemAndChangesNothing) {
+  run("CREATE TABLE raw.k (id INTEGER NOT NULL, v VARCHAR)");
+  run("INSERT INTO raw.k VALUES (1, 'a')");
+  auto before = catalog_->load_table({"raw", "k"})->metadata_location();
+  EXPECT_NE(error("INSERT INTO raw.k VALUES ('not a number', 'b')").find("INSERT INTO raw.k"),
+            std::string::npos);
+  EXPECT_NE(error("INSERT INTO raw.k (id, nope) VALUES (1, 2)").find("no column 'nope'"),
+            std::string::npos);
+  EXPECT_NE(error("INSERT INTO raw.k VALUES (NULL, 'b')").find("NOT NULL"), std::string::npos);
+  EXPECT_NE(error("INSERT INTO raw.k VALUES (1)").find("returns 1 column(s) but 2"),
+            std::string::npos);
+  EXPECT_NE(error("CREATE TABLE raw.k (x INTEGER)").find("already exists"), std::string::npos);
+  EXPECT_NE(error("CREATE TABLE raw.i AS SELECT INTERVAL 1 DAY AS d").find("INTERVAL"),
+            std::string::npos);
+  EXPECT_NE(error("CREATE TABLE raw.p (s VARCHAR) PARTITIONED BY (day(s))").find("s"),
+            std::string::npos);
+  EXPECT_FALSE(catalog_->table_exists({"raw", "i"}));
+  EXPECT_EQ(catalog_->load_table({"raw", "k"})->metadata_location(), before);
+  EXPECT_EQ(one("SELECT count(*) FROM raw.k"), "1");
+}
+
+TEST_F(LakeSessionTest, CompactionMergesSmallFilesKeepingRows) {
+  run("CREATE TABLE raw.c (id INTEGER)");
+  for (int i = 0; i < 5; ++i)
+    run("INSERT INTO raw.c SELECT range FROM range(" + std::to_string(i * 10) + ", " +
+        std::to_string(i * 10 + 10) + ")");
+  auto r = session_->compact({"raw", "c"}, 1 << 20);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->files_removed, 5);
+  EXPECT_EQ(r->files_added, 1);
+  EXPECT_EQ(one("SELECT count(*), sum(id) FROM raw.c"), "50|1225");
+  auto table = catalog_->load_table({"raw", "c"});
+  EXPECT_EQ(table->list_files(std::nullopt)->size(), 1u);
+}
+
+TEST_F(LakeSessionTest, ScriptsSplitOnSemicolons) {
+  auto r = session_->run_script(
+      "CREATE SCHEMA IF NOT EXISTS sandbox; CREATE TABLE sandbox.s (x VARCHAR);\n"
+      "INSERT INTO sandbox.s VALUES ('a;b'); -- comment; here\n SELECT x FROM sandbox.s;");
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  ASSERT_EQ(r->size(), 4u);
+  EXPECT_EQ(r->back().rows.rows.at(0).at(0), "a;b");
+}
+
+}  // namespace
+}  // namespace sluice::engine
