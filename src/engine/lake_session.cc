@@ -96,9 +96,12 @@ std::string scan_sql(const lake::ScanPlan& plan, bool with_file) {
     for (const auto& d : t.equality_deletes)
       eq_deletes[d.file_path] = &d;
   }
-  std::string read =
-      fmt::format("read_parquet({}, schema = {}, filename = true, file_row_number = true)",
-                  path_list(data_paths), field_id_schema(schema));
+  // Only ask the reader for the file name and row number when something uses them: both cost
+  // a column per row.
+  bool need_file = with_file || !pos_deletes.empty() || !eq_deletes.empty();
+  std::string read = fmt::format("read_parquet({}, schema = {}{}{})", path_list(data_paths),
+                                 field_id_schema(schema), need_file ? ", filename = true" : "",
+                                 pos_deletes.empty() ? "" : ", file_row_number = true");
   std::string file_expr = with_file ? fmt::format(", d.filename AS {}", kFileColumn) : "";
   if (pos_deletes.empty() && eq_deletes.empty()) {
     return fmt::format("SELECT {}{} FROM {} AS d", cols, file_expr, read);

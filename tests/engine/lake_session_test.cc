@@ -219,6 +219,60 @@ TEST_F(LakeSessionTest, CompactionMergesSmallFilesKeepingRows) {
   EXPECT_EQ(table->list_files(std::nullopt)->size(), 1u);
 }
 
+// Merge-on-read tables written by other engines carry position and equality delete files; reads
+// must apply both, with the spec's sequence number rules.
+TEST_F(LakeSessionTest, ReadsApplyPositionAndEqualityDeletes) {
+  run("CREATE TABLE raw.d (id INTEGER, v VARCHAR)");
+  run("INSERT INTO raw.d SELECT i, 'v' || i FROM range(10) t(i)");
+  auto table = catalog_->load_table({"raw", "d"});
+  ASSERT_TRUE(table.is_ok());
+  auto files = table->list_files(std::nullopt);
+  ASSERT_EQ(files->size(), 1u);
+  std::string data_path = files->at(0).file_path;
+
+  auto write_delete = [&](const std::string& name, const std::string& select,
+                          const std::string& field_ids) {
+    auto path = dir_ / name;
+    auto st = session_->session().execute("COPY (" + select + ") TO '" + path.string() +
+                                          "' (FORMAT parquet, FIELD_IDS " + field_ids + ")");
+    EXPECT_TRUE(st.is_ok()) << st.to_string();
+    return path;
+  };
+  // Position deletes: rows 0 and 1 of the data file (ids 0 and 1).
+  auto pos = write_delete("pos.parquet",
+                          "SELECT '" + data_path +
+                              "' AS file_path, p::BIGINT AS pos FROM "
+                              "(VALUES (0), (1)) t(p)",
+                          "{file_path: 2147483546, pos: 2147483545}");
+  lake::DataFile pd;
+  pd.content = lake::FileContent::kPositionDeletes;
+  pd.file_path = pos.string();
+  pd.record_count = 2;
+  pd.file_size_in_bytes = static_cast<int64_t>(std::filesystem::file_size(pos));
+  ASSERT_TRUE(table->add_deletes({pd}).is_ok());
+  EXPECT_EQ(one("SELECT count(*), min(id) FROM raw.d"), "8|2");
+
+  // Equality deletes on id: 5 and 7 go; a later insert of id 5 stays (newer sequence number).
+  auto eq =
+      write_delete("eq.parquet", "SELECT i::INTEGER AS id FROM (VALUES (5), (7)) t(i)", "{id: 1}");
+  lake::DataFile ed;
+  ed.content = lake::FileContent::kEqualityDeletes;
+  ed.file_path = eq.string();
+  ed.record_count = 2;
+  ed.equality_ids = {1};
+  ed.file_size_in_bytes = static_cast<int64_t>(std::filesystem::file_size(eq));
+  ASSERT_TRUE(table->refresh().is_ok());
+  ASSERT_TRUE(table->add_deletes({ed}).is_ok());
+  EXPECT_EQ(one("SELECT count(*), string_agg(id::VARCHAR, ',' ORDER BY id) FROM raw.d"),
+            "6|2,3,4,6,8,9");
+  run("INSERT INTO raw.d VALUES (5, 'again')");
+  EXPECT_EQ(one("SELECT count(*), max(v) FILTER (WHERE id = 5) FROM raw.d"), "7|again");
+  // Compaction folds the deletes into rewritten data.
+  auto c = session_->compact({"raw", "d"}, 1 << 20);
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  EXPECT_EQ(one("SELECT count(*), sum(id) FROM raw.d"), "7|37");
+}
+
 TEST_F(LakeSessionTest, ScriptsSplitOnSemicolons) {
   auto r = session_->run_script(
       "CREATE SCHEMA IF NOT EXISTS sandbox; CREATE TABLE sandbox.s (x VARCHAR);\n"
