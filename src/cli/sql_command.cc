@@ -95,7 +95,18 @@ void interactive(LakeContext& lake, OutputFormat format, const SqlOptions& opts)
     std::string text(line);
     std::free(line);
     if (buffer.empty() && (text == "\\q" || text == "quit" || text == "exit")) break;
-    if (buffer.empty() && text == "\\dt") text = "SHOW ALL TABLES;";
+    if (buffer.empty() && text == "\\dt") {
+      // Lake tables of every namespace, like psql's \dt.
+      std::vector<std::vector<std::optional<std::string>>> rows;
+      auto nss = lake.catalog->list_namespaces();
+      for (const auto& ns : nss.is_ok() ? *nss : std::vector<std::string>{}) {
+        auto tables = lake.catalog->list_tables(ns);
+        if (!tables.is_ok()) continue;
+        for (const auto& t : *tables) rows.push_back({t.ns, t.name});
+      }
+      print_result(std::cout, make_result({"namespace", "table"}, std::move(rows)), format);
+      continue;
+    }
     if (text.find_first_not_of(" \t") == std::string::npos) continue;
     add_history(text.c_str());
     buffer += text + "\n";
