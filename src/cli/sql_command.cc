@@ -102,7 +102,8 @@ void interactive(LakeContext& lake, OutputFormat format, const SqlOptions& opts)
       for (const auto& ns : nss.is_ok() ? *nss : std::vector<std::string>{}) {
         auto tables = lake.catalog->list_tables(ns);
         if (!tables.is_ok()) continue;
-        for (const auto& t : *tables) rows.push_back({t.ns, t.name});
+        for (const auto& t : *tables)
+          rows.push_back({t.ns, t.name});
       }
       print_result(std::cout, make_result({"namespace", "table"}, std::move(rows)), format);
       continue;
