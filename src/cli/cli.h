@@ -46,6 +46,24 @@ Result<LakeContext> open_lake(const common::Config& config);
 // Prints "sluice: error: <message>" to stderr and returns kExitFailure.
 int report(const Status& st);
 
+// Loads the config, opens the lake and runs `fn(LakeContext&) -> Status`, turning any error
+// into the command's exit code.
+template <typename Fn>
+void with_lake(CliState& state, Fn&& fn) {
+  auto config = load_config(state.global);
+  if (!config.is_ok()) {
+    state.exit_code = report(config.status());
+    return;
+  }
+  auto lake = open_lake(*config);
+  if (!lake.is_ok()) {
+    state.exit_code = report(lake.status());
+    return;
+  }
+  Status st = fn(*lake);
+  if (!st.is_ok()) state.exit_code = report(st);
+}
+
 void add_version_command(CLI::App& app, CliState& state);
 void add_config_command(CLI::App& app, CliState& state);
 void add_doctor_command(CLI::App& app, CliState& state);

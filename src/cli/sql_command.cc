@@ -143,41 +143,30 @@ void add_sql_command(CLI::App& app, CliState& state) {
       state.exit_code = report(format.status());
       return;
     }
-    auto config = load_config(state.global);
-    if (!config.is_ok()) {
-      state.exit_code = report(config.status());
-      return;
-    }
-    auto lake = open_lake(*config);
-    if (!lake.is_ok()) {
-      state.exit_code = report(lake.status());
-      return;
-    }
-    std::string script;
-    for (const auto& e : opts->execute)
-      script += e + ";\n";
-    if (!opts->file.empty()) {
-      std::ifstream in(opts->file);
-      if (!in) {
-        state.exit_code = report(not_found(fmt::format("cannot read SQL file '{}'", opts->file)));
-        return;
+    with_lake(state, [&](LakeContext& lake) -> Status {
+      std::string script;
+      for (const auto& e : opts->execute)
+        script += e + ";\n";
+      if (!opts->file.empty()) {
+        std::ifstream in(opts->file);
+        if (!in) return not_found(fmt::format("cannot read SQL file '{}'", opts->file));
+        std::stringstream b;
+        b << in.rdbuf();
+        script += b.str();
       }
-      std::stringstream b;
-      b << in.rdbuf();
-      script += b.str();
-    }
-    if (script.empty() && ::isatty(STDIN_FILENO)) {
-      interactive(*lake, *format, *opts);
-      return;
-    }
-    if (script.empty()) {
-      std::stringstream b;
-      b << std::cin.rdbuf();
-      script = b.str();
-    }
-    Status st = run_script(*lake, script, *format, *opts);
-    std::cout.flush();
-    if (!st.is_ok()) state.exit_code = report(st);
+      if (script.empty() && ::isatty(STDIN_FILENO)) {
+        interactive(lake, *format, *opts);
+        return Status::ok();
+      }
+      if (script.empty()) {
+        std::stringstream b;
+        b << std::cin.rdbuf();
+        script = b.str();
+      }
+      Status st = run_script(lake, script, *format, *opts);
+      std::cout.flush();
+      return st;
+    });
   });
 }
 

@@ -51,23 +51,6 @@ std::string summary(const std::map<std::string, std::string>& s, const char* key
   return it == s.end() ? "" : it->second;
 }
 
-// Shared plumbing: load config, run `fn` with the catalog (and a SQL session when asked).
-template <typename Fn>
-void with_lake(CliState& state, Fn&& fn) {
-  auto config = load_config(state.global);
-  if (!config.is_ok()) {
-    state.exit_code = report(config.status());
-    return;
-  }
-  auto lake = open_lake(*config);
-  if (!lake.is_ok()) {
-    state.exit_code = report(lake.status());
-    return;
-  }
-  Status st = fn(*lake);
-  if (!st.is_ok()) state.exit_code = report(st);
-}
-
 Result<lake::Table> load(LakeContext& lake, const std::string& name) {
   SLUICE_ASSIGN_OR_RETURN(auto id, lake::TableIdent::parse(name));
   return lake.catalog->load_table(id);

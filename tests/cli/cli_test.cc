@@ -1,50 +1,14 @@
 // Drives the real `sluice` binary as a user would and checks output and exit codes.
-#include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
+
+#include "cli/sluice_runner.h"
 
 namespace {
 
-struct Outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
+using sluice::testing::Outcome;
 
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream b;
-  b << in.rdbuf();
-  return b.str();
-}
-
-class CliTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sluice_cli_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  // Runs `sluice <args>` in the test's folder.
-  Outcome sluice(const std::string& args) {
-    auto out = dir_ / "stdout", err = dir_ / "stderr";
-    std::string cmd = "cd '" + dir_.string() + "' && '" + SLUICE_BINARY + "' " + args + " >'" +
-                      out.string() + "' 2>'" + err.string() + "' </dev/null";
-    int rc = std::system(cmd.c_str());
-    return Outcome{WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(out), slurp(err)};
-  }
-
-  std::filesystem::path dir_;
-};
+class CliTest : public sluice::testing::SluiceTest {};
 
 TEST_F(CliTest, HelpListsEveryCommandWithOneLine) {
   Outcome r = sluice("--help");

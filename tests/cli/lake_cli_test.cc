@@ -1,58 +1,24 @@
 // `sluice sql` and `sluice table` driven as a user would, including concurrent writers in
 // separate processes and a writer killed with SIGKILL mid-commit.
-#include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
+#include <algorithm>
 #include <sstream>
 #include <thread>
 
+#include "cli/sluice_runner.h"
+
 namespace {
 
-struct Outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
+using sluice::testing::Outcome;
 
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream b;
-  b << in.rdbuf();
-  return b.str();
-}
-
-class LakeCliTest : public ::testing::Test {
+class LakeCliTest : public sluice::testing::SluiceTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sluice_lake_cli_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  LakeCliTest() : SluiceTest("--data-dir state") {}
 
-  std::string cmdline(const std::string& args, int n) {
-    auto out = dir_ / ("stdout" + std::to_string(n)), err = dir_ / ("stderr" + std::to_string(n));
-    return "cd '" + dir_.string() + "' && '" + SLUICE_BINARY + "' --data-dir state " + args +
-           " >'" + out.string() + "' 2>'" + err.string() + "' </dev/null";
-  }
-  Outcome sluice(const std::string& args, int n = 0) {
-    int rc = std::system(cmdline(args, n).c_str());
-    return Outcome{WIFEXITED(rc) ? WEXITSTATUS(rc) : -1,
-                   slurp(dir_ / ("stdout" + std::to_string(n))),
-                   slurp(dir_ / ("stderr" + std::to_string(n)))};
-  }
   std::string sql_csv(const std::string& sql) {
     Outcome r = sluice("sql --format csv -e \"" + sql + "\"");
     EXPECT_EQ(r.code, 0) << sql << "\n" << r.err;
     return r.out;
   }
-
-  std::filesystem::path dir_;
 };
 
 TEST_F(LakeCliTest, SqlCreatesQueriesAndFormats) {
