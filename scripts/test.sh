@@ -11,7 +11,7 @@ jobs=$(nproc)
 
 echo "== sanitizer build (ASan + UBSan), unit tests"
 SLUICE_BUILD_DIR=build-asan SLUICE_CMAKE_ARGS="-DSLUICE_SANITIZE=ON -DSLUICE_BUILD_BENCH=OFF" \
-  scripts/build.sh
+  scripts/build.sh --target unit_tests
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan -L unit --output-on-failure -j "$jobs"
 
