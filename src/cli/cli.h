@@ -68,7 +68,14 @@ void add_version_command(CLI::App& app, CliState& state);
 void add_config_command(CLI::App& app, CliState& state);
 void add_doctor_command(CLI::App& app, CliState& state);
 void add_bus_commands(CLI::App& app, CliState& state);
+void add_registry_command(CLI::App& app, CliState& state);
 void add_sql_command(CLI::App& app, CliState& state);
 void add_table_command(CLI::App& app, CliState& state);
+void add_gateway_command(CLI::App& app, CliState& state);
+void add_user_command(CLI::App& app, CliState& state);
+void add_model_command(CLI::App& app, CliState& state);
+void add_quality_command(CLI::App& app, CliState& state);
+void add_ingest_command(CLI::App& app, CliState& state);
+void add_gen_command(CLI::App& app, CliState& state);
 
 }  // namespace sluice::cli

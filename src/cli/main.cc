@@ -52,8 +52,15 @@ int run(int argc, char** argv) {
   add_config_command(app, state);
   add_doctor_command(app, state);
   add_bus_commands(app, state);
+  add_registry_command(app, state);
   add_sql_command(app, state);
   add_table_command(app, state);
+  add_gateway_command(app, state);
+  add_user_command(app, state);
+  add_model_command(app, state);
+  add_quality_command(app, state);
+  add_ingest_command(app, state);
+  add_gen_command(app, state);
 
   // An unknown first word is an unknown command, not "extra arguments".
   if (argc > 1 && argv[1][0] != '-') {

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "cli/cli.h"
 #include "cli/output.h"
@@ -31,12 +32,31 @@ Status run_statement(LakeContext& lake, const std::string& stmt, OutputFormat fo
     // Errors are reported against the statement as written, not the wrapper below.
     SLUICE_RETURN_IF_ERROR(lake.session.session().check(sql));
     if (format != OutputFormat::kTable) {
-      // Streamed by DuckDB straight to stdout: bounded memory for any result size.
+      // Streamed by DuckDB with bounded memory. DuckDB opens its output path with O_TRUNC, so
+      // it writes into a pipe that a thread copies to our stdout: a redirected file (`> out`,
+      // `>> log`) keeps what earlier statements wrote.
       std::cout.flush();
-      return lake.session.session().execute(
-          fmt::format("COPY ({}) TO '/dev/stdout' (FORMAT {}{})", sql,
+      int fds[2];
+      if (::pipe(fds) != 0) return io_error("cannot create a pipe for the result stream");
+      std::thread copier([rd = fds[0]] {
+        char buf[1 << 16];
+        ssize_t n;
+        while ((n = ::read(rd, buf, sizeof buf)) > 0) {
+          for (ssize_t off = 0; off < n;) {
+            ssize_t w = ::write(STDOUT_FILENO, buf + off, static_cast<size_t>(n - off));
+            if (w <= 0) return;
+            off += w;
+          }
+        }
+      });
+      Status st = lake.session.session().execute(
+          fmt::format("COPY ({}) TO '/dev/fd/{}' (FORMAT {}{})", sql, fds[1],
                       format == OutputFormat::kCsv ? "csv" : "json",
                       format == OutputFormat::kCsv ? ", HEADER true" : ""));
+      ::close(fds[1]);
+      copier.join();
+      ::close(fds[0]);
+      return st;
     }
     SLUICE_ASSIGN_OR_RETURN(auto r, lake.session.session().query(fmt::format(
                                         "SELECT * FROM ({}) LIMIT {}", sql, max_rows + 1)));

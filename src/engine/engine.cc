@@ -3,6 +3,8 @@
 #include <duckdb.h>
 #include <fmt/format.h>
 
+#include <vector>
+
 namespace sluice::engine {
 
 std::string duckdb_version() {
@@ -194,6 +196,180 @@ Result<QueryResult> Session::query(std::string_view sql) {
     out.rows.push_back(std::move(row));
   }
   return out;
+}
+
+// --- prepared statements and streaming results ---------------------------------------------
+
+void Session::interrupt() {
+  if (impl_ && impl_->con != nullptr) duckdb_interrupt(impl_->con);
+}
+
+DataChunk& DataChunk::operator=(DataChunk&& o) noexcept {
+  if (this != &o) {
+    if (chunk_ != nullptr) duckdb_destroy_data_chunk(&chunk_);
+    chunk_ = o.chunk_;
+    o.chunk_ = nullptr;
+  }
+  return *this;
+}
+
+DataChunk::~DataChunk() {
+  if (chunk_ != nullptr) duckdb_destroy_data_chunk(&chunk_);
+}
+
+size_t DataChunk::size() const {
+  return chunk_ == nullptr ? 0 : duckdb_data_chunk_get_size(chunk_);
+}
+
+namespace {
+// Owns logical types handed out by column_type().
+struct TypeCache {
+  std::vector<duckdb_logical_type> types;
+  ~TypeCache() {
+    for (auto& t : types)
+      duckdb_destroy_logical_type(&t);
+  }
+};
+}  // namespace
+
+struct StreamingResult::Impl {
+  duckdb_result result{};
+  bool valid = false;
+  TypeCache types;
+  ~Impl() {
+    if (valid) duckdb_destroy_result(&result);
+  }
+};
+
+StreamingResult::StreamingResult() : impl_(std::make_unique<Impl>()) {}
+StreamingResult::StreamingResult(StreamingResult&&) noexcept = default;
+StreamingResult& StreamingResult::operator=(StreamingResult&&) noexcept = default;
+StreamingResult::~StreamingResult() = default;
+
+size_t StreamingResult::column_count() const {
+  return duckdb_column_count(&impl_->result);
+}
+
+std::string StreamingResult::column_name(size_t i) const {
+  const char* n = duckdb_column_name(&impl_->result, i);
+  return n != nullptr ? n : "";
+}
+
+_duckdb_logical_type* StreamingResult::column_type(size_t i) const {
+  if (impl_->types.types.empty()) {
+    for (size_t c = 0; c < column_count(); ++c)
+      impl_->types.types.push_back(duckdb_column_logical_type(&impl_->result, c));
+  }
+  return impl_->types.types.at(i);
+}
+
+bool StreamingResult::returns_rows() const {
+  return duckdb_result_return_type(impl_->result) == DUCKDB_RESULT_TYPE_QUERY_RESULT;
+}
+
+int64_t StreamingResult::rows_changed() {
+  return static_cast<int64_t>(duckdb_rows_changed(&impl_->result));
+}
+
+Result<DataChunk> StreamingResult::next() {
+  duckdb_data_chunk chunk = duckdb_fetch_chunk(impl_->result);
+  const char* err = duckdb_result_error(&impl_->result);
+  if (err != nullptr) {
+    if (chunk != nullptr) duckdb_destroy_data_chunk(&chunk);
+    return invalid_argument(err);
+  }
+  return DataChunk(chunk);
+}
+
+struct PreparedStatement::Impl {
+  duckdb_prepared_statement stmt = nullptr;
+  TypeCache types;
+  ~Impl() {
+    if (stmt != nullptr) duckdb_destroy_prepare(&stmt);
+  }
+};
+
+PreparedStatement::PreparedStatement() : impl_(std::make_unique<Impl>()) {}
+PreparedStatement::PreparedStatement(PreparedStatement&&) noexcept = default;
+PreparedStatement& PreparedStatement::operator=(PreparedStatement&&) noexcept = default;
+PreparedStatement::~PreparedStatement() = default;
+
+Result<PreparedStatement> Session::prepare(std::string_view sql) {
+  PreparedStatement p;
+  std::string text(sql);
+  if (duckdb_prepare(impl_->con, text.c_str(), &p.impl_->stmt) != DuckDBSuccess) {
+    const char* err = duckdb_prepare_error(p.impl_->stmt);
+    return invalid_argument(err != nullptr ? err : "cannot prepare statement");
+  }
+  return p;
+}
+
+size_t PreparedStatement::param_count() const {
+  return duckdb_nparams(impl_->stmt);
+}
+
+int PreparedStatement::param_type(size_t i) const {
+  return static_cast<int>(duckdb_param_type(impl_->stmt, i + 1));
+}
+
+size_t PreparedStatement::column_count() const {
+  return duckdb_prepared_statement_column_count(impl_->stmt);
+}
+
+std::string PreparedStatement::column_name(size_t i) const {
+  const char* n = duckdb_prepared_statement_column_name(impl_->stmt, i);
+  std::string out = n != nullptr ? n : "";
+  duckdb_free(const_cast<char*>(n));
+  return out;
+}
+
+_duckdb_logical_type* PreparedStatement::column_type(size_t i) const {
+  if (impl_->types.types.empty()) {
+    for (size_t c = 0; c < column_count(); ++c)
+      impl_->types.types.push_back(duckdb_prepared_statement_column_logical_type(impl_->stmt, c));
+  }
+  return impl_->types.types.at(i);
+}
+
+Status PreparedStatement::clear_bindings() {
+  if (duckdb_clear_bindings(impl_->stmt) != DuckDBSuccess) {
+    return internal_error("duckdb: cannot clear bindings");
+  }
+  return Status::ok();
+}
+
+namespace {
+Status bind_status(duckdb_state rc, size_t i) {
+  if (rc == DuckDBSuccess) return Status::ok();
+  return invalid_argument(fmt::format("cannot bind parameter ${}", i + 1));
+}
+}  // namespace
+
+Status PreparedStatement::bind_null(size_t i) {
+  return bind_status(duckdb_bind_null(impl_->stmt, i + 1), i);
+}
+
+Status PreparedStatement::bind_text(size_t i, std::string_view value) {
+  return bind_status(duckdb_bind_varchar_length(impl_->stmt, i + 1, value.data(), value.size()), i);
+}
+
+Status PreparedStatement::bind_blob(size_t i, std::string_view value) {
+  return bind_status(duckdb_bind_blob(impl_->stmt, i + 1, value.data(), value.size()), i);
+}
+
+Result<StreamingResult> PreparedStatement::execute() {
+  StreamingResult r;
+  auto rc = duckdb_execute_prepared_streaming(impl_->stmt, &r.impl_->result);
+  r.impl_->valid = true;
+  if (rc != DuckDBSuccess) {
+    const char* err = duckdb_result_error(&r.impl_->result);
+    return invalid_argument(err != nullptr ? err : "statement failed");
+  }
+  return r;
+}
+
+_duckdb_prepared_statement* PreparedStatement::native() const {
+  return impl_->stmt;
 }
 
 }  // namespace sluice::engine

@@ -11,6 +11,10 @@
 #include "common/status.h"
 
 struct _duckdb_connection;  // duckdb.h's connection handle
+struct _duckdb_prepared_statement;
+struct _duckdb_result;
+struct _duckdb_data_chunk;
+struct _duckdb_logical_type;
 
 namespace sluice::engine {
 
@@ -45,7 +49,9 @@ class Database {
   std::unique_ptr<Impl> impl_;
 };
 
-// Not thread-safe: one thread at a time per Session.
+class PreparedStatement;
+
+// Not thread-safe: one thread at a time per Session (except interrupt()).
 class Session {
  public:
   static Result<Session> open(std::shared_ptr<Database> db);
@@ -60,11 +66,93 @@ class Session {
   // Runs a statement and materializes its result.
   Result<QueryResult> query(std::string_view sql);
 
+  // Prepares one statement (parameters $1, $2, ... or ?) for streaming execution.
+  Result<PreparedStatement> prepare(std::string_view sql);
+  // Thread-safe: interrupts the statement running on this session, if any; it fails with
+  // "INTERRUPT Error" (used for cancel requests and statement timeouts).
+  void interrupt();
+
   // The DuckDB C API connection, for engine internals that register functions.
   _duckdb_connection* native_connection();
 
  private:
   Session() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// One chunk of a streamed result (at most 2048 rows); owns the DuckDB chunk.
+class DataChunk {
+ public:
+  DataChunk() = default;
+  explicit DataChunk(_duckdb_data_chunk* chunk) : chunk_(chunk) {}
+  DataChunk(DataChunk&& o) noexcept : chunk_(o.chunk_) { o.chunk_ = nullptr; }
+  DataChunk& operator=(DataChunk&& o) noexcept;
+  ~DataChunk();
+  explicit operator bool() const { return chunk_ != nullptr; }
+  size_t size() const;
+  _duckdb_data_chunk* native() const { return chunk_; }
+
+ private:
+  _duckdb_data_chunk* chunk_ = nullptr;
+};
+
+// A result read chunk by chunk (DuckDB streaming): memory stays bounded for any result size.
+// Its Session must outlive it and run nothing else until it is destroyed.
+class StreamingResult {
+ public:
+  StreamingResult(StreamingResult&&) noexcept;
+  StreamingResult& operator=(StreamingResult&&) noexcept;
+  ~StreamingResult();
+
+  size_t column_count() const;
+  std::string column_name(size_t i) const;
+  // DuckDB's logical type of column i; owned by the result.
+  _duckdb_logical_type* column_type(size_t i) const;
+  // True for statements whose result is rows (a query), false for DML/DDL.
+  bool returns_rows() const;
+  // Rows inserted, updated or deleted by a DML statement.
+  int64_t rows_changed();
+  // The next chunk; an empty DataChunk at the end. Errors (interrupts too) surface here.
+  Result<DataChunk> next();
+
+ private:
+  friend class PreparedStatement;
+  StreamingResult();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A statement prepared on a Session (which must outlive it).
+class PreparedStatement {
+ public:
+  PreparedStatement(PreparedStatement&&) noexcept;
+  PreparedStatement& operator=(PreparedStatement&&) noexcept;
+  ~PreparedStatement();
+
+  size_t param_count() const;
+  // DuckDB's type id (duckdb_type) of parameter i (0-based), or 0 when it could not be inferred.
+  int param_type(size_t i) const;
+  // Result columns (known before execution for queries).
+  size_t column_count() const;
+  std::string column_name(size_t i) const;
+  // Owned by the statement.
+  _duckdb_logical_type* column_type(size_t i) const;
+
+  Status clear_bindings();
+  Status bind_null(size_t i);
+  // Binds text; DuckDB casts it to the parameter's type when the statement runs.
+  Status bind_text(size_t i, std::string_view value);
+  Status bind_blob(size_t i, std::string_view value);
+
+  // Runs the statement; rows come from StreamingResult::next().
+  Result<StreamingResult> execute();
+
+  _duckdb_prepared_statement* native() const;
+
+ private:
+  friend class Session;
+  PreparedStatement();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -299,6 +300,7 @@ struct LakeSession::Impl {
   LakeSessionOptions options;
   // Views bound in DuckDB: "ns.name" -> metadata location they were built from.
   std::map<std::string, std::string> bound;
+  int view_depth = 0;  // nesting of saved views being expanded
 
   explicit Impl(Session s) : session(std::move(s)) {}
 
@@ -343,6 +345,22 @@ struct LakeSession::Impl {
       if (nss.count(qn.ns) == 0) continue;
       lake::TableIdent id{qn.ns, qn.name};
       if (!catalog->table_exists(id)) {
+        if (auto view = load_lake_view(*catalog, id)) {
+          // A saved view: expanded (with its own lake tables bound) into a DuckDB view.
+          if (view_depth > 16) {
+            return invalid_argument(
+                fmt::format("view {} expands into itself (views nested too deep)", id.to_string()));
+          }
+          ++view_depth;
+          auto body = bind(*view);
+          --view_depth;
+          if (!body.is_ok()) return body.status().with_context("view " + id.to_string());
+          bound.erase(id.to_string());
+          SLUICE_RETURN_IF_ERROR(session.execute(
+              fmt::format("CREATE SCHEMA IF NOT EXISTS {}; CREATE OR REPLACE VIEW {}.{} AS {}",
+                          quote_ident(id.ns), quote_ident(id.ns), quote_ident(id.name), *body)));
+          continue;
+        }
         SLUICE_RETURN_IF_ERROR(unbind(id));
         SLUICE_ASSIGN_OR_RETURN(auto tables, catalog->list_tables(id.ns));
         std::vector<std::string> names;
@@ -1215,6 +1233,72 @@ Result<StatementResult> LakeSession::Impl::run(std::string_view stmt) {
 }
 
 // --- public -----------------------------------------------------------------------------------
+
+std::string scan_plan_sql(const lake::ScanPlan& plan, bool with_file) {
+  return scan_sql(plan, with_file);
+}
+
+std::vector<lake::TableIdent> qualified_references(std::string_view sql) {
+  std::vector<lake::TableIdent> out;
+  for (const auto& qn : detail::qualified_names(detail::tokenize(sql)))
+    out.push_back({qn.ns, qn.name});
+  return out;
+}
+
+namespace {
+std::filesystem::path view_file(const lake::Catalog& catalog, const lake::TableIdent& ident) {
+  return catalog.warehouse() / ident.ns / ident.name / ".sluice-view.sql";
+}
+}  // namespace
+
+Status save_lake_view(const lake::Catalog& catalog, const lake::TableIdent& ident,
+                      std::string_view select_sql) {
+  if (catalog.table_exists(ident)) {
+    return already_exists(
+        fmt::format("{} is a table; drop it before saving a view of that name", ident.to_string()));
+  }
+  std::error_code ec;
+  auto file = view_file(catalog, ident);
+  std::filesystem::create_directories(file.parent_path(), ec);
+  if (ec) return io_error(fmt::format("view {}: {}", ident.to_string(), ec.message()));
+  // Written beside, then renamed: readers see the old or the new definition, never half.
+  auto tmp = file.string() + ".tmp-" + random_hex(8);
+  {
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (f == nullptr)
+      return io_error(fmt::format("view {}: cannot write {}", ident.to_string(), tmp));
+    bool ok = std::fwrite(select_sql.data(), 1, select_sql.size(), f) == select_sql.size();
+    ok = std::fclose(f) == 0 && ok;
+    if (!ok) return io_error(fmt::format("view {}: cannot write {}", ident.to_string(), tmp));
+  }
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) return io_error(fmt::format("view {}: {}", ident.to_string(), ec.message()));
+  return Status::ok();
+}
+
+std::optional<std::string> load_lake_view(const lake::Catalog& catalog,
+                                          const lake::TableIdent& ident) {
+  auto file = view_file(catalog, ident);
+  std::FILE* f = std::fopen(file.c_str(), "rb");
+  if (f == nullptr) return std::nullopt;
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+    text.append(buf, n);
+  std::fclose(f);
+  return text;
+}
+
+Status drop_lake_view(const lake::Catalog& catalog, const lake::TableIdent& ident) {
+  std::error_code ec;
+  auto file = view_file(catalog, ident);
+  std::filesystem::remove(file, ec);
+  if (ec) return io_error(fmt::format("view {}: {}", ident.to_string(), ec.message()));
+  // The folder goes too unless a table lives there.
+  if (!catalog.table_exists(ident)) std::filesystem::remove(file.parent_path(), ec);
+  return Status::ok();
+}
 
 std::vector<std::string> split_statements(std::string_view script) {
   return detail::split_statements(script);

@@ -44,6 +44,28 @@ std::vector<std::string> split_statements(std::string_view script);
 // VALUES, TABLE, or a parenthesized query).
 bool is_relation_query(std::string_view statement);
 
+// The column naming each row's data file in scan_plan_sql(plan, /*with_file=*/true).
+inline constexpr const char* kScanFileColumn = "__sluice_file";
+
+// The SQL reading a scan plan (any set of data files with their delete files) as a relation with
+// the plan's schema, by Iceberg field id; with `with_file`, plus each row's data file path as
+// kScanFileColumn. Used to read staged (uncommitted) snapshots and to rewrite files.
+std::string scan_plan_sql(const lake::ScanPlan& plan, bool with_file = false);
+
+// Every `a.b` name in a SQL text that can be a table (not a column `a.b.c` nor a function
+// `a.b(...)`), in order of appearance, comments and string literals skipped.
+std::vector<lake::TableIdent> qualified_references(std::string_view sql);
+
+// Saved views: `<zone>.<name>` defined by a SELECT over lake tables, kept in the warehouse
+// (<warehouse>/<zone>/<name>/.sluice-view.sql) and expanded by LakeSession whenever a statement
+// names it. A view never shadows a table of the same name.
+Status save_lake_view(const lake::Catalog& catalog, const lake::TableIdent& ident,
+                      std::string_view select_sql);
+// The view's SQL, or nullopt if there is no such view.
+std::optional<std::string> load_lake_view(const lake::Catalog& catalog,
+                                          const lake::TableIdent& ident);
+Status drop_lake_view(const lake::Catalog& catalog, const lake::TableIdent& ident);
+
 class LakeSession {
  public:
   static Result<LakeSession> open(std::shared_ptr<lake::Catalog> catalog,

@@ -13,7 +13,8 @@ class CliTest : public sluice::testing::SluiceTest {};
 TEST_F(CliTest, HelpListsEveryCommandWithOneLine) {
   Outcome r = sluice("--help");
   EXPECT_EQ(r.code, 0) << r.err;
-  for (const char* cmd : {"version", "config", "doctor", "broker", "topic"}) {
+  for (const char* cmd : {"version", "config", "doctor", "broker", "topic", "registry", "ingest",
+                          "gen", "gateway", "user", "model", "quality"}) {
     EXPECT_NE(r.out.find(std::string("\n  ") + cmd + " "), std::string::npos)
         << cmd << " missing from:\n"
         << r.out;

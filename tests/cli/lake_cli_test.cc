@@ -34,6 +34,16 @@ TEST_F(LakeCliTest, SqlCreatesQueriesAndFormats) {
   EXPECT_EQ(t.out, " id | name\n----+------\n  1 | a\n  2 | b,c\n(2 rows)\n");
 }
 
+TEST_F(LakeCliTest, StreamedOutputAppendsToRedirectedFiles) {
+  // Several statements into one redirected file: each result is appended, none truncates.
+  int rc = std::system((cmdline("sql --format csv -e \"SELECT 1 AS a\" -e \"SELECT 2 AS b\"") +
+                        "; cd '" + dir_.string() + "' && '" + SLUICE_BINARY +
+                        "' --data-dir state sql --format csv -e \"SELECT 3 AS c\" >> stdout0")
+                           .c_str());
+  ASSERT_EQ(rc, 0);
+  EXPECT_EQ(sluice::testing::slurp(dir_ / "stdout0"), "a\n1\nb\n2\nc\n3\n");
+}
+
 TEST_F(LakeCliTest, SqlErrorsExitNonZeroWithEngineMessage) {
   Outcome r = sluice("sql -e \"SELECT * FROM raw.nope\"");
   EXPECT_EQ(r.code, 1);

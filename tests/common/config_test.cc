@@ -58,7 +58,8 @@ TEST(Config, UnknownKeyWithoutCloseMatch) {
 TEST(Config, UnknownSection) {
   EXPECT_EQ(error_of("[engin]\nthreads = 1\n"),
             "sluice.toml:1:2: unknown section [engin] (did you mean 'engine'?); known sections: "
-            "platform, log, engine, lake, bus, postgres, mysql");
+            "platform, log, engine, lake, bus, registry, gateway, postgres, mysql, sources, "
+            "transform");
 }
 
 TEST(Config, KeyOutsideSection) {

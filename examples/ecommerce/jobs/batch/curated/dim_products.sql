@@ -1,0 +1,2 @@
+-- config: materialized=table
+SELECT product_id, name, category, price FROM refined.products

@@ -1,0 +1,636 @@
+// `sluice ingest`: source tables -> raw.<source>_<table>, one lake commit per table.
+//
+// Per table: reader threads write key-range chunks as CSV files (at most `parallelism + 1`
+// waiting on disk, so memory and disk stay bounded); this thread converts each finished chunk
+// to Parquet with LakeSession::write_data_files (DuckDB read_csv with explicit column types;
+// rows it cannot convert land in a rejects table and then in the quarantine table); when every
+// chunk is written the files are committed at once: a snapshot replaces the table's files, an
+// incremental load appends and records its watermark in the snapshot summary. Any failure
+// deletes the files written so far and leaves the table as it was.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "common/log.h"
+#include "sources/readers.h"
+#include "sources/sources.h"
+
+namespace sluice::sources {
+namespace {
+
+using detail::KeyRange;
+using detail::MappedColumn;
+using detail::SourceColumn;
+
+constexpr const char* kWatermarkKey = "sluice.watermark";
+constexpr const char* kWatermarkSnapshotKey = "sluice.watermark-snapshot";
+
+std::string now_utc_text() {
+  auto now = std::chrono::system_clock::now();
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(us / 1000000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return fmt::format("{}.{:06d}+00", buf, us % 1000000);
+}
+
+bool simple_ident(std::string_view s) {
+  if (s.empty() || !(std::islower(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::islower(static_cast<unsigned char>(c)) ||
+           std::isdigit(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+// Identifiers in statements for LakeSession::run (lake DDL): plain when possible.
+std::string lake_ident(std::string_view s) {
+  return simple_ident(s) ? std::string(s) : detail::duck_ident(s);
+}
+
+struct Metadata {
+  std::string source, load_type, ingested_at, position;
+};
+
+struct TablePlan {
+  TableConfig cfg;
+  std::vector<SourceColumn> source_columns;
+  std::vector<MappedColumn> columns;
+  std::vector<std::string> key;
+  std::string chunk_column;
+  std::vector<KeyRange> chunks;
+  std::string where;  // incremental condition, source dialect
+  const MappedColumn* cursor = nullptr;
+  std::optional<std::string> old_watermark;
+  std::optional<std::string> new_watermark;
+  lake::TableIdent ident;
+  lake::TableIdent quarantine;
+  std::vector<std::string> lake_only_columns;  // dropped in the source: written as NULL
+};
+
+// The newest watermark recorded for a table: the first ancestor of the current snapshot whose
+// summary carries one (written atomically with that commit), or the property written after a
+// commit that could not carry it (snapshot loads replace files through `overwrite`).
+std::optional<std::string> stored_watermark(const lake::Table& t) {
+  const auto& md = t.metadata();
+  auto prop = md.properties.find(kWatermarkKey);
+  auto prop_snap = md.properties.find(kWatermarkSnapshotKey);
+  const lake::Snapshot* s = md.current_snapshot();
+  while (s != nullptr) {
+    auto it = s->summary.find(kWatermarkKey);
+    if (it != s->summary.end()) return it->second;
+    if (prop != md.properties.end() && prop_snap != md.properties.end() &&
+        prop_snap->second == std::to_string(s->snapshot_id)) {
+      return prop->second;
+    }
+    if (!s->parent_snapshot_id) break;
+    s = md.snapshot_by_id(*s->parent_snapshot_id);
+  }
+  return std::nullopt;
+}
+
+class Ingester {
+ public:
+  Ingester(const SourceConfig& src, engine::LakeSession& lake, const IngestOptions& opts)
+      : src_(src), lake_(lake), opts_(opts) {}
+
+  Result<IngestReport> run() {
+    std::string pw;
+    if (const char* v = std::getenv(src_.password_env.c_str())) pw = v;
+    Endpoint ep{src_.host, src_.port, src_.user, pw, src_.database};
+    reader_ = src_.kind == SourceKind::kPostgres ? detail::make_pg_reader(ep, src_.schema)
+                                                 : detail::make_mysql_reader(ep, src_.schema);
+    std::vector<TableConfig> tables;
+    for (const auto& name : opts_.tables) {
+      auto it = std::find_if(src_.tables.begin(), src_.tables.end(),
+                             [&](const TableConfig& t) { return t.name == name; });
+      if (it == src_.tables.end()) {
+        return not_found(fmt::format("source {} has no table '{}' (tables in {}: {})", src_.name,
+                                     name, src_.file, table_names()));
+      }
+      tables.push_back(*it);
+    }
+    if (tables.empty()) tables = src_.tables;
+
+    int parallelism = opts_.parallelism > 0 ? opts_.parallelism : src_.parallelism;
+    SLUICE_ASSIGN_OR_RETURN(workers_, reader_->begin(parallelism));
+    meta_.source = src_.name;
+    meta_.load_type = opts_.mode == LoadMode::kSnapshot ? "snapshot" : "incremental";
+    meta_.ingested_at = now_utc_text();
+    meta_.position = reader_->position();
+    std::error_code ec;
+    std::filesystem::create_directories(opts_.work_dir, ec);
+
+    // Plan every table first: an unmappable column or a missing table stops the run before any
+    // data moves.
+    std::vector<TablePlan> plans;
+    for (const auto& t : tables) {
+      auto plan = plan_table(t);
+      if (!plan.is_ok()) {
+        return plan.status().with_context(fmt::format("source {} table {}", src_.name, t.name));
+      }
+      plans.push_back(std::move(plan).value());
+    }
+    IngestReport report;
+    report.source_position = meta_.position;
+    for (auto& p : plans) {
+      auto r = load_table(p);
+      if (!r.is_ok()) {
+        return r.status().with_context(fmt::format("loading {}.{} into {} (the table is unchanged)",
+                                                   src_.name, p.cfg.name, p.ident.to_string()));
+      }
+      report.tables.push_back(std::move(r).value());
+    }
+    return report;
+  }
+
+ private:
+  std::string table_names() const {
+    std::string out;
+    for (const auto& t : src_.tables)
+      out += (out.empty() ? "" : ", ") + t.name;
+    return out;
+  }
+
+  Result<TablePlan> plan_table(const TableConfig& cfg) {
+    TablePlan p;
+    p.cfg = cfg;
+    p.ident = lake::TableIdent{"raw", src_.name + "_" + cfg.name};
+    p.quarantine = lake::TableIdent{"raw", src_.name + "_" + cfg.name + "__quarantine"};
+    SLUICE_ASSIGN_OR_RETURN(p.source_columns, reader_->columns(cfg.name));
+    for (const auto& c : p.source_columns) {
+      SLUICE_ASSIGN_OR_RETURN(auto m, reader_->map(c));
+      if (!m.name.empty() && m.name[0] == '_' &&
+          (m.name == "_source" || m.name == "_load_type" || m.name == "_ingested_at" ||
+           m.name == "_source_position")) {
+        return invalid_argument(
+            fmt::format("column '{}' clashes with Sluice's lineage column of that name", m.name));
+      }
+      p.columns.push_back(std::move(m));
+    }
+    auto find_col = [&](const std::string& n) -> int {
+      for (size_t i = 0; i < p.columns.size(); ++i)
+        if (p.columns[i].name == n) return static_cast<int>(i);
+      return -1;
+    };
+    if (!cfg.key.empty()) {
+      p.key = cfg.key;
+    } else {
+      SLUICE_ASSIGN_OR_RETURN(p.key, reader_->primary_key(cfg.name));
+    }
+    for (const auto& k : p.key) {
+      if (find_col(k) < 0) return invalid_argument(fmt::format("key column '{}' not found", k));
+    }
+    if (!p.key.empty() && p.columns[static_cast<size_t>(find_col(p.key[0]))].integer_key) {
+      p.chunk_column = p.key[0];
+    }
+
+    bool incremental = opts_.mode == LoadMode::kIncremental;
+    if (!cfg.cursor.empty()) {
+      int ci = find_col(cfg.cursor);
+      if (ci < 0) {
+        return invalid_argument(fmt::format("cursor column '{}' not found", cfg.cursor));
+      }
+      p.cursor = &p.columns[static_cast<size_t>(ci)];
+      if (!p.cursor->temporal && !p.cursor->integer_key) {
+        return invalid_argument(fmt::format(
+            "cursor column '{}' must be a timestamp, a date or an integer", cfg.cursor));
+      }
+    } else if (incremental) {
+      return invalid_argument(
+          fmt::format("no cursor column: set 'cursor' in [tables.{}] of {} for incremental loads",
+                      cfg.name, src_.file));
+    }
+    if (incremental && p.key.empty()) {
+      return invalid_argument(
+          "incremental loads need a primary key (or 'key' in the table's section) to recognise "
+          "rows already loaded");
+    }
+
+    SLUICE_RETURN_IF_ERROR(ensure_lake_table(p));
+    if (incremental) {
+      SLUICE_ASSIGN_OR_RETURN(auto t, lake_.catalog().load_table(p.ident));
+      p.old_watermark = stored_watermark(t);
+      if (p.old_watermark) {
+        const auto& sc = p.source_columns[static_cast<size_t>(p.cursor - p.columns.data())];
+        p.where =
+            reader_->cursor_condition(cfg.cursor, sc, *p.cursor, *p.old_watermark, cfg.look_back);
+      }
+    }
+    // Key range chunks and the new watermark, both in the read view.
+    std::string select;
+    if (!p.chunk_column.empty()) {
+      std::string k = reader_->ident(p.chunk_column);
+      select = fmt::format("min({0}), max({0})", k);
+    } else {
+      select = "NULL, NULL";
+    }
+    if (p.cursor) {
+      select += src_.kind == SourceKind::kPostgres
+                    ? fmt::format(", max({})::text", reader_->ident(cfg.cursor))
+                    : fmt::format(", CAST(max({}) AS CHAR)", reader_->ident(cfg.cursor));
+    }
+    if (incremental) select += ", count(*)";
+    SLUICE_ASSIGN_OR_RETURN(auto agg, reader_->aggregate(cfg.name, select, p.where));
+    if (p.cursor) {
+      p.new_watermark = agg.at(2);
+      if (!p.new_watermark) p.new_watermark = p.old_watermark;
+    }
+    int64_t chunk_rows = cfg.chunk_rows > 0 ? cfg.chunk_rows : src_.chunk_rows;
+    if (!p.chunk_column.empty() && agg[0] && agg[1]) {
+      int64_t est = 0;
+      if (incremental) {
+        est = std::stoll(agg.back().value_or("0"));
+      } else {
+        SLUICE_ASSIGN_OR_RETURN(est, reader_->estimate_rows(cfg.name));
+        if (est < 0) est = std::stoll(*agg[1]) - std::stoll(*agg[0]) + 1;
+      }
+      p.chunks = detail::plan_chunks(std::stoll(*agg[0]), std::stoll(*agg[1]), est, chunk_rows);
+    } else {
+      p.chunks = {KeyRange{}};
+    }
+    return p;
+  }
+
+  std::string lineage_columns_ddl() const {
+    return "_source VARCHAR, _load_type VARCHAR, _ingested_at TIMESTAMPTZ, _source_position "
+           "VARCHAR";
+  }
+
+  // Creates raw.<source>_<table> or brings its schema in line with the source (schema drift):
+  // new columns are added, columns gone from the source stay (NULL in new rows), a changed type
+  // is widened when the lake allows it and is an error naming the column otherwise.
+  Status ensure_lake_table(TablePlan& p) {
+    auto& cat = lake_.catalog();
+    if (!cat.table_exists(p.ident)) {
+      std::string ddl = "CREATE TABLE " + p.ident.to_string() + " (";
+      for (const auto& c : p.columns)
+        ddl += lake_ident(c.name) + " " + c.lake_type + ", ";
+      ddl += lineage_columns_ddl() + ") PARTITIONED BY (day(_ingested_at))";
+      ddl += fmt::format(" WITH ('sluice.source' = {}, 'sluice.source-table' = {})",
+                         detail::sql_literal(src_.name), detail::sql_literal(p.cfg.name));
+      SLUICE_RETURN_IF_ERROR(lake_.run(ddl).status());
+      log::info("created lake table", {log::kv("table", p.ident.to_string())});
+      return Status::ok();
+    }
+    // Compare DuckDB's canonical spelling of both sides.
+    SLUICE_ASSIGN_OR_RETURN(auto bound,
+                            lake_.prepare_query("SELECT * FROM " + p.ident.to_string()));
+    SLUICE_ASSIGN_OR_RETURN(
+        auto have, lake_.session().query("DESCRIBE SELECT * FROM (" + bound + ") LIMIT 0"));
+    std::string probe = "DESCRIBE SELECT ";
+    for (size_t i = 0; i < p.columns.size(); ++i) {
+      probe += fmt::format("{}CAST(NULL AS {}) AS c{}", i ? ", " : "", p.columns[i].lake_type, i);
+    }
+    SLUICE_ASSIGN_OR_RETURN(auto want, lake_.session().query(probe));
+    std::map<std::string, std::string> lake_types;
+    for (const auto& r : have.rows)
+      lake_types[r[0].value_or("")] = r[1].value_or("");
+    std::set<std::string> source_names;
+    for (size_t i = 0; i < p.columns.size(); ++i) {
+      const auto& c = p.columns[i];
+      source_names.insert(c.name);
+      std::string type = want.rows.at(i)[1].value_or("");
+      auto it = lake_types.find(c.name);
+      if (it == lake_types.end()) {
+        SLUICE_RETURN_IF_ERROR(
+            lake_
+                .run(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", p.ident.to_string(),
+                                 lake_ident(c.name), c.lake_type))
+                .status());
+        log::info("schema drift: added column",
+                  {log::kv("table", p.ident.to_string()), log::kv("column", c.name)});
+      } else if (it->second != type) {
+        auto st = lake_.run(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {}",
+                                        p.ident.to_string(), lake_ident(c.name), c.lake_type));
+        if (!st.is_ok()) {
+          return invalid_argument(fmt::format(
+              "column '{}' changed type in the source: the lake has {}, the source now maps to "
+              "{}, which cannot widen ({})",
+              c.name, it->second, type, st.status().message()));
+        }
+        log::info("schema drift: widened column",
+                  {log::kv("table", p.ident.to_string()), log::kv("column", c.name)});
+      }
+    }
+    for (const auto& [name, type] : lake_types) {
+      if (!source_names.count(name) && name != "_source" && name != "_load_type" &&
+          name != "_ingested_at" && name != "_source_position") {
+        p.lake_only_columns.push_back(name);
+      }
+    }
+    return Status::ok();
+  }
+
+  std::string chunk_select(const TablePlan& p, const std::filesystem::path& file,
+                           const std::string& rejects) const {
+    std::string cols = "{";
+    std::string exprs;
+    for (size_t i = 0; i < p.columns.size(); ++i) {
+      const auto& c = p.columns[i];
+      cols += fmt::format("{}'c{}': '{}'", i ? ", " : "", i, c.csv_type);
+      exprs +=
+          fmt::format("{} AS {}, ", fmt::format(fmt::runtime(c.convert), fmt::format("c{}", i)),
+                      detail::duck_ident(c.name));
+    }
+    cols += "}";
+    for (const auto& n : p.lake_only_columns)
+      exprs += "NULL AS " + detail::duck_ident(n) + ", ";
+    exprs += fmt::format(
+        "{} AS _source, {} AS _load_type, TIMESTAMPTZ {} AS _ingested_at, {} AS "
+        "_source_position",
+        detail::sql_literal(meta_.source), detail::sql_literal(meta_.load_type),
+        detail::sql_literal(meta_.ingested_at), detail::sql_literal(meta_.position));
+    return fmt::format(
+        "SELECT {} FROM read_csv({}, columns = {}, header = false, auto_detect = false, "
+        "delim = ',', quote = '\"', escape = '\"', nullstr = '', allow_quoted_nulls = false, "
+        "store_rejects = true, rejects_table = '{}', rejects_scan = '{}_scan')",
+        exprs, detail::sql_literal(file.string()), cols, rejects, rejects);
+  }
+
+  // Incremental: drop rows already in the lake (same key and cursor value), which the look-back
+  // window and `>=` on the watermark read again.
+  Result<std::string> dedup(const TablePlan& p, const std::string& select) {
+    std::string cond;
+    for (const auto& k : p.key) {
+      cond += fmt::format(" AND o.{0} IS NOT DISTINCT FROM n.{0}", detail::duck_ident(k));
+    }
+    std::string cur = detail::duck_ident(p.cfg.cursor);
+    std::string low;
+    if (p.old_watermark) {
+      std::string type = p.cursor->lake_type;
+      low = p.cursor->temporal
+                ? fmt::format(" AND o.{} >= CAST({} AS {}) - INTERVAL ({}) SECOND", cur,
+                              detail::sql_literal(*p.old_watermark), type, p.cfg.look_back)
+                : fmt::format(" AND o.{} >= CAST({} AS {}) - {}", cur,
+                              detail::sql_literal(*p.old_watermark), type, p.cfg.look_back);
+    }
+    std::string sql = fmt::format(
+        "SELECT n.* FROM ({}) AS n WHERE NOT EXISTS (SELECT 1 FROM {} AS o WHERE o.{} = n.{}{}{})",
+        select, p.ident.to_string(), cur, cur, low, cond);
+    return lake_.prepare_query(sql);
+  }
+
+  Result<TableReport> load_table(TablePlan& p) {
+    auto started = std::chrono::steady_clock::now();
+    TableReport rep;
+    rep.source_table = p.cfg.name;
+    rep.lake_table = p.ident.to_string();
+    SLUICE_ASSIGN_OR_RETURN(auto table, lake_.catalog().load_table(p.ident));
+
+    std::string select_list;
+    for (size_t i = 0; i < p.columns.size(); ++i) {
+      select_list += (i ? ", " : "") + p.columns[i].source_expr;
+    }
+    const size_t n = p.chunks.size();
+    const int nthreads = std::max(1, std::min<int>(workers_, static_cast<int>(n)));
+    const size_t max_waiting = static_cast<size_t>(nthreads) + 1;
+
+    // Chunk files: produced by reader threads, consumed (converted, deleted) here.
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t next = 0;
+    size_t waiting = 0;  // written, not yet converted
+    bool stop = false;
+    std::map<size_t, Result<detail::ChunkResult>> done;
+    auto chunk_path = [&](size_t i) {
+      return opts_.work_dir / fmt::format("{}-{}-{}.csv", p.ident.name, getpid(), i);
+    };
+    std::string key_col = p.chunk_column.empty() ? "" : reader_->ident(p.chunk_column);
+    auto worker = [&](int w) {
+      for (;;) {
+        size_t i;
+        {
+          std::unique_lock lock(mu);
+          cv.wait(lock, [&] { return stop || (next < n && waiting < max_waiting) || next >= n; });
+          if (stop || next >= n) return;
+          i = next++;
+          ++waiting;
+        }
+        std::string where = detail::range_condition(p.chunks[i], key_col);
+        if (!p.where.empty()) where = where.empty() ? p.where : where + " AND (" + p.where + ")";
+        auto r = reader_->read_chunk(w, p.cfg.name, select_list, where, chunk_path(i));
+        {
+          std::lock_guard lock(mu);
+          done.emplace(i, std::move(r));
+        }
+        cv.notify_all();
+      }
+    };
+    std::vector<std::thread> threads;
+    for (int w = 0; w < nthreads; ++w)
+      threads.emplace_back(worker, w);
+
+    std::vector<lake::DataFile> files;
+    Status failure;
+    bool have_quarantine = false;
+    std::string qtable = "__sluice_quarantine";
+    (void)lake_.session().execute("DROP TABLE IF EXISTS " + qtable);
+    for (size_t converted = 0; converted < n && failure.is_ok(); ++converted) {
+      size_t i;
+      Result<detail::ChunkResult> r = internal_error("unset");
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return !done.empty(); });
+        auto it = done.begin();
+        i = it->first;
+        r = std::move(it->second);
+        done.erase(it);
+      }
+      auto path = chunk_path(i);
+      auto finish_chunk = [&] {
+        std::error_code ec;
+        std::filesystem::remove(path, ec);
+        std::lock_guard lock(mu);
+        --waiting;
+        cv.notify_all();
+      };
+      if (!r.is_ok()) {
+        failure = r.status();
+        finish_chunk();
+        break;
+      }
+      rep.bytes += r->bytes;
+      int64_t read_rows = r->rows;
+      std::string rejects = fmt::format("__sluice_rejects_{}", i);
+      std::string select = chunk_select(p, path, rejects);
+      if (opts_.mode == LoadMode::kIncremental && table.metadata().current_snapshot_id) {
+        auto d = dedup(p, select);
+        if (!d.is_ok()) {
+          failure = d.status();
+          finish_chunk();
+          break;
+        }
+        select = *d;
+      }
+      auto written = read_rows == 0
+                         ? Result<std::vector<lake::DataFile>>(std::vector<lake::DataFile>{})
+                         : lake_.write_data_files(table, select);
+      if (!written.is_ok()) {
+        failure = written.status();
+        finish_chunk();
+        break;
+      }
+      int64_t rows = 0;
+      for (const auto& f : *written)
+        rows += f.record_count;
+      files.insert(files.end(), written->begin(), written->end());
+      // Rows DuckDB could not convert: kept with the reason and where they came from.
+      int64_t rejected = 0;
+      if (read_rows > 0) {
+        std::string range = detail::range_condition(p.chunks[i], p.chunk_column);
+        std::string qsel = fmt::format(
+            "SELECT {} AS _source, {} AS source_table, e.error_message AS reason, e.column_name "
+            "AS column_name, e.csv_line AS raw_row, {} || ' chunk ' || {} || ' line ' || "
+            "e.line AS source_position, TIMESTAMPTZ {} AS _ingested_at FROM {} AS e",
+            detail::sql_literal(src_.name), detail::sql_literal(p.cfg.name),
+            detail::sql_literal(meta_.position), detail::sql_literal(range.empty() ? "all" : range),
+            detail::sql_literal(meta_.ingested_at), rejects);
+        auto st = lake_.session().execute(
+            have_quarantine ? fmt::format("INSERT INTO {} {}", qtable, qsel)
+                            : fmt::format("CREATE TEMP TABLE {} AS {}", qtable, qsel));
+        if (st.is_ok()) {
+          have_quarantine = true;
+          auto cnt = lake_.session().query(fmt::format("SELECT count(*) FROM {}", rejects));
+          if (cnt.is_ok()) rejected = std::stoll(cnt->rows.at(0).at(0).value_or("0"));
+        }
+        (void)lake_.session().execute(
+            fmt::format("DROP TABLE IF EXISTS {}; DROP TABLE IF EXISTS "
+                        "{}_scan",
+                        rejects, rejects));
+      }
+      rep.rows += rows;
+      rep.quarantined += rejected;
+      rep.skipped += read_rows - rows - rejected;
+      finish_chunk();
+      if (p.cfg.name == opts_.fail_table && opts_.fail_after_chunks >= 0 &&
+          static_cast<int>(converted) + 1 >= opts_.fail_after_chunks) {
+        failure = internal_error("injected failure (test hook) after " +
+                                 std::to_string(converted + 1) + " chunks");
+      }
+    }
+    {
+      std::lock_guard lock(mu);
+      stop = true;
+    }
+    cv.notify_all();
+    for (auto& t : threads)
+      t.join();
+    for (auto& [i, r] : done) {
+      std::error_code ec;
+      std::filesystem::remove(chunk_path(i), ec);
+    }
+    auto discard = [&] {
+      for (const auto& f : files) {
+        std::error_code ec;
+        std::filesystem::remove(f.file_path, ec);
+      }
+    };
+    if (!failure.is_ok()) {
+      discard();
+      return failure;
+    }
+
+    // Quarantine first: if the main commit fails afterwards a rerun may quarantine a row twice,
+    // but a bad row is never lost.
+    if (rep.quarantined > 0) {
+      auto st = write_quarantine(p, qtable);
+      if (!st.is_ok()) {
+        discard();
+        return st;
+      }
+      log::warn("rows quarantined",
+                {log::kv("table", p.quarantine.to_string()), log::kv("rows", rep.quarantined)});
+    }
+    std::map<std::string, std::string> summary = {
+        {"sluice.source", src_.name},
+        {"sluice.load-type", meta_.load_type},
+        {"sluice.source-position", meta_.position},
+        {"sluice.rows", std::to_string(rep.rows)},
+        {"sluice.quarantined", std::to_string(rep.quarantined)}};
+    if (p.new_watermark) summary[kWatermarkKey] = *p.new_watermark;
+    Status st;
+    if (opts_.mode == LoadMode::kSnapshot) {
+      // The table becomes exactly the source's snapshot: its files are replaced in one commit.
+      SLUICE_RETURN_IF_ERROR(table.refresh());
+      auto old = table.list_files(std::nullopt);
+      if (!old.is_ok()) {
+        discard();
+        return old.status();
+      }
+      std::vector<lake::DataFile> removed;
+      for (auto& f : *old)
+        if (f.content == lake::FileContent::kData) removed.push_back(f);
+      if (removed.empty()) {
+        st = table.append(files, summary);
+      } else {
+        st = table.overwrite(removed, files, {});
+      }
+    } else if (!files.empty() || p.new_watermark != p.old_watermark) {
+      st = table.append(files, summary);
+    }
+    if (!st.is_ok()) {
+      discard();
+      return st;
+    }
+    SLUICE_RETURN_IF_ERROR(table.refresh());
+    rep.snapshot_id = table.metadata().current_snapshot_id;
+    if (p.new_watermark && rep.snapshot_id) {
+      // Also recorded as properties: an overwrite commit carries no summary of ours.
+      auto pst = table.set_properties({{kWatermarkKey, *p.new_watermark},
+                                       {kWatermarkSnapshotKey, std::to_string(*rep.snapshot_id)},
+                                       {"sluice.source-position", meta_.position}});
+      if (!pst.is_ok())
+        log::warn("could not record watermark property", {log::kv("error", pst.message())});
+      rep.watermark = *p.new_watermark;
+    }
+    rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    log::info("table loaded", {log::kv("table", rep.lake_table), log::kv("rows", rep.rows),
+                               log::kv("bytes", rep.bytes), log::kv("seconds", rep.seconds)});
+    return rep;
+  }
+
+  Status write_quarantine(const TablePlan& p, const std::string& qtable) {
+    auto& cat = lake_.catalog();
+    if (!cat.table_exists(p.quarantine)) {
+      SLUICE_RETURN_IF_ERROR(
+          lake_
+              .run("CREATE TABLE " + p.quarantine.to_string() +
+                   " (_source VARCHAR, source_table VARCHAR, reason VARCHAR, column_name VARCHAR, "
+                   "raw_row VARCHAR, source_position VARCHAR, _ingested_at TIMESTAMPTZ) "
+                   "PARTITIONED BY (day(_ingested_at))")
+              .status());
+    }
+    SLUICE_ASSIGN_OR_RETURN(auto qt, cat.load_table(p.quarantine));
+    SLUICE_ASSIGN_OR_RETURN(auto qfiles, lake_.write_data_files(qt, "SELECT * FROM " + qtable));
+    return qt.append(qfiles, {{"sluice.source", src_.name}});
+  }
+
+  const SourceConfig& src_;
+  engine::LakeSession& lake_;
+  const IngestOptions& opts_;
+  std::unique_ptr<detail::Reader> reader_;
+  int workers_ = 1;
+  Metadata meta_;
+};
+
+}  // namespace
+
+Result<IngestReport> ingest(const SourceConfig& source, engine::LakeSession& lake,
+                            const IngestOptions& options) {
+  if (options.work_dir.empty()) return invalid_argument("ingest: work_dir is required");
+  Ingester ing(source, lake, options);
+  return ing.run();
+}
+
+}  // namespace sluice::sources

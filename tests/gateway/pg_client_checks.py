@@ -1,0 +1,198 @@
+"""psycopg2 (and SQLAlchemy) against `sluice gateway`: one check per argv[1].
+
+Usage: pg_client_checks.py CHECK PORT USER PASSWORD. Prints "ok ..." and exits 0, or raises.
+"""
+import sys
+import threading
+import time
+
+import psycopg2
+import psycopg2.extensions
+
+check, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+
+
+def connect(u=user, pw=password, **kw):
+    return psycopg2.connect(host="127.0.0.1", port=port, user=u, password=pw, dbname="sluice",
+                            connect_timeout=10, **kw)
+
+
+def expect_sqlstate(fn, code):
+    try:
+        fn()
+    except psycopg2.Error as e:
+        assert e.pgcode == code, f"expected {code}, got {e.pgcode}: {e}"
+        return e
+    raise AssertionError(f"expected SQLSTATE {code}, got success")
+
+
+if check == "basic":
+    conn = connect()
+    cur = conn.cursor()
+    cur.execute("SELECT id, s, amount, ts FROM raw.t ORDER BY id")
+    rows = cur.fetchall()
+    assert [r[0] for r in rows] == [1, 2, 3], rows
+    assert rows[0][1] == "a" and str(rows[0][2]) == "3.50", rows
+    assert rows[0][3].year == 2024, rows
+    cur.execute("SELECT %s::int + 1, %s::varchar, %s::date", (41, "o'brien", "2024-02-29"))
+    r = cur.fetchone()
+    assert r[0] == 42 and r[1] == "o'brien" and str(r[2]) == "2024-02-29", r
+    cur.execute("SELECT count(*) FROM raw.t WHERE s = %s", ("a",))
+    assert cur.fetchone()[0] == 1
+    conn.rollback()
+    conn.close()
+    print("ok basic")
+
+elif check == "wrong_password":
+    # libpq reports no SQLSTATE for a failed connection; the C++ raw test checks 28P01.
+    for u, pw in ((user, "nope"), ("nobody", "nope")):
+        try:
+            connect(u=u, pw=pw)
+            raise AssertionError("login with a wrong password succeeded")
+        except psycopg2.OperationalError as e:
+            assert "password authentication failed" in str(e), e
+    print("ok wrong_password")
+
+elif check == "errors":
+    conn = connect()
+    conn.autocommit = True
+    cur = conn.cursor()
+    expect_sqlstate(lambda: cur.execute("SELECT * FROM raw.missing"), "42P01")
+    expect_sqlstate(lambda: cur.execute("SELECT * FROM nothing_here"), "42P01")
+    expect_sqlstate(lambda: cur.execute("SELECT nope FROM raw.t"), "42703")
+    e = expect_sqlstate(lambda: cur.execute("SELEC 1"), "42601")
+    expect_sqlstate(lambda: cur.execute("SELECT 'abc'::int"), "22P02")
+    cur.execute("SELECT 1")
+    assert cur.fetchone()[0] == 1
+    print("ok errors", e.diag.statement_position)
+
+elif check == "readonly":
+    conn = connect()
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("SELECT count(*) FROM raw.t")
+    assert cur.fetchone()[0] == 3
+    expect_sqlstate(lambda: cur.execute("INSERT INTO raw.t (id) VALUES (99)"), "42501")
+    expect_sqlstate(lambda: cur.execute("SELECT * FROM curated.secret"), "42501")
+    expect_sqlstate(lambda: cur.execute("SELECT * FROM read_csv('/etc/passwd')"), "42501")
+    cur.execute("SELECT count(*) FROM raw.t")
+    assert cur.fetchone()[0] == 3
+    print("ok readonly")
+
+elif check == "write":
+    conn = connect()
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("INSERT INTO raw.t (id, s) VALUES (%s, %s)", (10, "via gateway"))
+    assert cur.statusmessage == "INSERT 0 1", cur.statusmessage
+    cur.execute("SELECT s FROM raw.t WHERE id = 10")
+    assert cur.fetchone()[0] == "via gateway"
+    cur.execute("DELETE FROM raw.t WHERE id = 10")
+    cur.execute("CREATE TABLE curated.t_copy AS SELECT id, s FROM raw.t")
+    cur.execute("SET search_path TO curated")
+    cur.execute("SELECT count(*) FROM t_copy")
+    assert cur.fetchone()[0] == 3
+    cur.execute("SHOW search_path")
+    assert cur.fetchone()[0] == "curated"
+    cur.execute("DROP TABLE curated.t_copy")
+    print("ok write")
+
+elif check == "cancel":
+    conn = connect()
+    conn.autocommit = True
+    cur = conn.cursor()
+    timer = threading.Timer(1.0, conn.cancel)
+    timer.start()
+    t0 = time.time()
+    expect_sqlstate(lambda: cur.execute(
+        "SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3"), "57014")
+    assert time.time() - t0 < 30
+    cur.execute("SELECT 2")
+    assert cur.fetchone()[0] == 2
+    print("ok cancel")
+
+elif check == "timeout":
+    conn = connect()
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("SET statement_timeout = '500ms'")
+    t0 = time.time()
+    e = expect_sqlstate(lambda: cur.execute(
+        "SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3"), "57014")
+    assert "timeout" in str(e), e
+    assert time.time() - t0 < 30
+    cur.execute("SELECT 3")
+    assert cur.fetchone()[0] == 3
+    print("ok timeout")
+
+elif check == "concurrent":
+    errors = []
+
+    def worker(k):
+        try:
+            c = connect()
+            c.autocommit = True
+            cur = c.cursor()
+            for i in range(5):
+                cur.execute("SELECT count(*), sum(id) FROM raw.t WHERE id <= %s", (k + 3,))
+                n, _ = cur.fetchone()
+                assert n == 3, n
+            c.close()
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    print("ok concurrent")
+
+elif check == "large":
+    rows = int(sys.argv[5])
+    conn = connect()
+    cur = conn.cursor(name="big")
+    cur.itersize = 20000
+    cur.execute(f"SELECT i, i * 2 AS j, 'row ' || i AS s FROM range({rows}) t(i)")
+    n = 0
+    total = 0
+    for r in cur:
+        n += 1
+        total += r[0]
+    assert n == rows, n
+    assert total == rows * (rows - 1) // 2
+    cur.close()
+    conn.commit()
+    print("ok large", n)
+
+elif check == "disconnect":
+    conn = connect()
+    cur = conn.cursor(name="big")
+    cur.itersize = 1000
+    cur.execute("SELECT i FROM range(10000000) t(i)")
+    cur.fetchmany(10)
+    conn.close()  # mid-result
+    c2 = connect()
+    cur2 = c2.cursor()
+    cur2.execute("SELECT 1")
+    assert cur2.fetchone()[0] == 1
+    print("ok disconnect")
+
+elif check == "sqlalchemy":
+    import sqlalchemy
+    engine = sqlalchemy.create_engine(
+        f"postgresql+psycopg2://{user}:{password}@127.0.0.1:{port}/sluice")
+    insp = sqlalchemy.inspect(engine)
+    names = insp.get_table_names(schema="raw")
+    assert "t" in names, names
+    cols = insp.get_columns("t", schema="raw")
+    assert [c["name"] for c in cols] == ["id", "s", "amount", "ts"], cols
+    assert "raw" in insp.get_schema_names()
+    with engine.connect() as c:
+        n = c.execute(sqlalchemy.text("SELECT count(*) FROM raw.t")).scalar()
+        assert n == 3
+    print("ok sqlalchemy", [str(c["type"]) for c in cols])
+
+else:
+    raise SystemExit(f"unknown check {check}")
