@@ -1,2 +1,3 @@
 -- config: materialized=table
-SELECT product_id, name, category, price FROM refined.products
+SELECT product_id, sku, name, category, subcategory, price, active, color
+FROM refined.products

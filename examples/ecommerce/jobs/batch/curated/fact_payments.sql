@@ -1,5 +1,7 @@
--- config: materialized=table, partition_by=day(paid_ts)
-SELECT p.payment_id, p.order_id, f.user_id, p.method, p.status, p.paid_ts,
-       CAST(p.paid_ts AS DATE) AS date_key, f.amount
+-- One row per payment attempt, with its attempt number within the order, by day.
+-- config: materialized=table, partition_by=day(created_at)
+SELECT p.payment_id, p.order_id, p.user_id, p.method, p.status, p.failure_reason,
+       p.status = 'FAILED' AS is_failed, p.amount, p.created_at,
+       CAST(p.created_at AS DATE) AS date_key,
+       row_number() OVER (PARTITION BY p.order_id ORDER BY p.created_at, p.payment_id) AS attempt_no
 FROM refined.payments AS p
-LEFT JOIN curated.fact_orders AS f ON f.order_id = p.order_id

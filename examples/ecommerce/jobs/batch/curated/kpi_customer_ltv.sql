@@ -1,6 +1,9 @@
+-- Customer lifetime value: revenue orders (PAID, SHIPPED, DELIVERED) per user. Amounts are
+-- summed as recorded (no currency conversion).
 -- config: materialized=table
 SELECT user_id, count(*) AS orders, CAST(sum(amount) AS DECIMAL(14, 2)) AS lifetime_value,
-       min(order_ts) AS first_order_ts, max(order_ts) AS last_order_ts
+       CAST(avg(amount) AS DECIMAL(14, 2)) AS avg_order_value,
+       min(ordered_at) AS first_order_at, max(ordered_at) AS last_order_at
 FROM curated.fact_orders
-WHERE status <> 'cancelled'
+WHERE is_revenue
 GROUP BY user_id
