@@ -37,6 +37,7 @@ Result<common::DataDir> open_data_dir(const common::Config& config);
 
 // The lake and a SQL session over it, as configured (lake.warehouse or <data_dir>/lake).
 struct LakeContext {
+  common::Config config;  // the configuration the lake was opened with
   std::shared_ptr<lake::Catalog> catalog;
   std::shared_ptr<engine::Database> db;
   engine::LakeSession session;

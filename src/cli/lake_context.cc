@@ -25,7 +25,7 @@ Result<LakeContext> open_lake(const common::Config& config) {
   lopts.compression = config.get_string("lake.compression");
   lopts.target_file_size_bytes = config.get_int("lake.target_file_size_mb") << 20;
   SLUICE_ASSIGN_OR_RETURN(auto session, engine::LakeSession::open(catalog, db, lopts));
-  return LakeContext{std::move(catalog), std::move(db), std::move(session)};
+  return LakeContext{config, std::move(catalog), std::move(db), std::move(session)};
 }
 
 }  // namespace sluice::cli

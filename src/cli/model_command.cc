@@ -132,13 +132,8 @@ void add_model_command(CLI::App& app, CliState& state) {
                 "Drop and rebuild the selected models' tables (after a column change)");
 
   list->callback([&state, args] {
-    auto config = load_config(state.global);
-    if (!config.is_ok()) {
-      state.exit_code = report(config.status());
-      return;
-    }
     with_lake(state, [&](LakeContext& lake) -> Status {
-      SLUICE_ASSIGN_OR_RETURN(auto l, load(lake, *config, *args));
+      SLUICE_ASSIGN_OR_RETURN(auto l, load(lake, lake.config, *args));
       std::vector<std::vector<std::optional<std::string>>> rows;
       for (const auto& name : l.selected) {
         const auto* m = l.project.find(name);
@@ -152,13 +147,8 @@ void add_model_command(CLI::App& app, CliState& state) {
     });
   });
   graph->callback([&state, args] {
-    auto config = load_config(state.global);
-    if (!config.is_ok()) {
-      state.exit_code = report(config.status());
-      return;
-    }
     with_lake(state, [&](LakeContext& lake) -> Status {
-      SLUICE_ASSIGN_OR_RETURN(auto l, load(lake, *config, *args));
+      SLUICE_ASSIGN_OR_RETURN(auto l, load(lake, lake.config, *args));
       for (const auto& name : l.selected) {
         const auto* m = l.project.find(name);
         std::vector<std::string> models, sources;
@@ -173,14 +163,9 @@ void add_model_command(CLI::App& app, CliState& state) {
     });
   });
   plan->callback([&state, args] {
-    auto config = load_config(state.global);
-    if (!config.is_ok()) {
-      state.exit_code = report(config.status());
-      return;
-    }
     with_lake(state, [&](LakeContext& lake) -> Status {
-      SLUICE_ASSIGN_OR_RETURN(auto l, load(lake, *config, *args));
-      SLUICE_ASSIGN_OR_RETURN(auto opts, run_options(*config, *args));
+      SLUICE_ASSIGN_OR_RETURN(auto l, load(lake, lake.config, *args));
+      SLUICE_ASSIGN_OR_RETURN(auto opts, run_options(lake.config, *args));
       for (const auto& name : l.selected) {
         const auto* m = l.project.find(name);
         SLUICE_ASSIGN_OR_RETURN(auto sql, transform::render_model(*m, opts));
@@ -191,14 +176,9 @@ void add_model_command(CLI::App& app, CliState& state) {
     });
   });
   run->callback([&state, args] {
-    auto config = load_config(state.global);
-    if (!config.is_ok()) {
-      state.exit_code = report(config.status());
-      return;
-    }
     with_lake(state, [&](LakeContext& lake) -> Status {
-      SLUICE_ASSIGN_OR_RETURN(auto l, load(lake, *config, *args));
-      SLUICE_ASSIGN_OR_RETURN(auto opts, run_options(*config, *args));
+      SLUICE_ASSIGN_OR_RETURN(auto l, load(lake, lake.config, *args));
+      SLUICE_ASSIGN_OR_RETURN(auto opts, run_options(lake.config, *args));
       std::mutex mu;
       auto progress = [&](const transform::ModelResult& r) {
         std::lock_guard lock(mu);

@@ -71,13 +71,8 @@ void add_quality_command(CLI::App& app, CliState& state) {
                  OutputFormat::kTable);
   });
   run->callback([&state, args] {
-    auto config = load_config(state.global);
-    if (!config.is_ok()) {
-      state.exit_code = report(config.status());
-      return;
-    }
     with_lake(state, [&](LakeContext& lake) -> Status {
-      SLUICE_ASSIGN_OR_RETURN(auto checks, load_checks(*config, *args));
+      SLUICE_ASSIGN_OR_RETURN(auto checks, load_checks(lake.config, *args));
       std::random_device rd;
       std::string run_id = fmt::format("{:08x}{:08x}", rd(), rd());
       std::vector<transform::CheckResult> all;

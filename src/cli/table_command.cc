@@ -225,9 +225,8 @@ void add_table_command(CLI::App& app, CliState& state) {
   compact->callback([&state, name, small_mb] {
     with_lake(state, [&](LakeContext& lake) -> Status {
       SLUICE_ASSIGN_OR_RETURN(auto id, lake::TableIdent::parse(*name));
-      auto config = load_config(state.global);
-      int64_t limit =
-          *small_mb > 0 ? (*small_mb << 20) : (config->get_int("lake.target_file_size_mb") << 19);
+      int64_t limit = *small_mb > 0 ? (*small_mb << 20)
+                                    : (lake.config.get_int("lake.target_file_size_mb") << 19);
       SLUICE_ASSIGN_OR_RETURN(auto r, lake.session.compact(id, limit));
       if (!r.snapshot_id) {
         std::cout << fmt::format("{}: nothing to compact\n", id.to_string());
