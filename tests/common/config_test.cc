@@ -59,7 +59,7 @@ TEST(Config, UnknownSection) {
   EXPECT_EQ(error_of("[engin]\nthreads = 1\n"),
             "sluice.toml:1:2: unknown section [engin] (did you mean 'engine'?); known sections: "
             "platform, log, engine, lake, bus, registry, gateway, postgres, mysql, sources, "
-            "transform");
+            "transform, scheduler, cdc, console");
 }
 
 TEST(Config, KeyOutsideSection) {
