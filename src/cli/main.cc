@@ -48,6 +48,7 @@ int run(int argc, char** argv) {
                  "trace, debug, info, warn, error or off (default: log.level)");
   app.footer("Run 'sluice <command> --help' for a command's options. Docs: docs/ in the repo.");
 
+  add_up_command(app, state);
   add_version_command(app, state);
   add_config_command(app, state);
   add_doctor_command(app, state);
