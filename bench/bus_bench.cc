@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -161,6 +162,95 @@ Rate consume(const std::string& bootstrap, const std::string& topic, int64_t cou
   return {static_cast<double>(got) / s, static_cast<double>(got) * size / 1e6 / s};
 }
 
+// End-to-end latency: a producer sends 100-byte messages stamped with the send time at `rate`
+// msgs/s for `seconds`; a consumer (assigned at the log end, long polling) records receive time
+// minus send time. Returns the sorted latencies in microseconds.
+std::vector<double> latency(const std::string& bootstrap, const std::string& topic, double rate,
+                            double seconds) {
+  rd_kafka_conf_t* pconf = rd_kafka_conf_new();
+  set(pconf, "bootstrap.servers", bootstrap);
+  set(pconf, "acks", "all");
+  set(pconf, "linger.ms", "1");
+  rd_kafka_conf_set_dr_msg_cb(pconf, on_delivery);
+  rd_kafka_conf_t* cconf = rd_kafka_conf_new();
+  set(cconf, "bootstrap.servers", bootstrap);
+  set(cconf, "group.id", "bench-latency");
+  set(cconf, "enable.auto.commit", "false");
+  set(cconf, "fetch.wait.max.ms", "100");
+  set(cconf, "fetch.min.bytes", "1");
+  char err[256];
+  rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof(err));
+  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof(err));
+  // Create the topic and wait until the consumer sits at its end.
+  std::string warm(100, 'w');
+  rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+                    RD_KAFKA_V_VALUE(warm.data(), warm.size()),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+  rd_kafka_flush(producer, 10000);
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(parts, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_END;
+  rd_kafka_assign(consumer, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  for (int i = 0; i < 10; ++i) {
+    if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100)) rd_kafka_message_destroy(m);
+  }
+
+  std::atomic<bool> done{false};
+  std::vector<double> lat;
+  std::thread reader([&] {
+    while (!done.load() || lat.empty()) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 50);
+      if (m == nullptr) {
+        if (done.load()) break;
+        continue;
+      }
+      if (!m->err && m->len >= sizeof(int64_t)) {
+        int64_t sent_ns;
+        std::memcpy(&sent_ns, m->payload, sizeof sent_ns);
+        int64_t now_ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+                .count();
+        lat.push_back(static_cast<double>(now_ns - sent_ns) / 1000.0);
+      }
+      rd_kafka_message_destroy(m);
+    }
+  });
+  std::string payload(100, 'l');
+  auto t0 = Clock::now();
+  int64_t sent = 0;
+  while (seconds_since(t0) < seconds) {
+    auto due = static_cast<int64_t>(seconds_since(t0) * rate);
+    for (; sent < due; ++sent) {
+      int64_t ns =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+              .count();
+      std::memcpy(payload.data(), &ns, sizeof ns);
+      while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+                               RD_KAFKA_V_VALUE(payload.data(), payload.size()),
+                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                               RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(producer, 1);
+    }
+    rd_kafka_poll(producer, 0);
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  rd_kafka_flush(producer, 10000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  done = true;
+  reader.join();
+  rd_kafka_consumer_close(consumer);
+  rd_kafka_destroy(consumer);
+  rd_kafka_destroy(producer);
+  std::sort(lat.begin(), lat.end());
+  return lat;
+}
+
+double percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  auto i = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1));
+  return sorted[i];
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -188,6 +278,7 @@ int main(int argc, char** argv) {
   fmt::print("bus_bench: fsync={} (anchors measured now, same bytes)\n", fsync);
   fmt::print("{:<26} {:>12} {:>10} {:>12} {:>12} {:>8}\n", "case", "msgs/s", "MB/s", "tcp MB/s",
              "disk MB/s", "ratio");
+  double peak_100b = 0, peak_consume_100b = 0;
   for (size_t size : {size_t{100}, size_t{1024}}) {
     int64_t n = size == 100 ? messages : messages / 4;
     size_t total = static_cast<size_t>(n) * size;
@@ -197,14 +288,27 @@ int main(int argc, char** argv) {
     for (const char* acks : {"1", "all"}) {
       std::string topic = fmt::format("bench-{}-{}", size, acks);
       Rate p = produce(bootstrap, topic, n, size, acks);
+      if (size == 100) peak_100b = std::max(peak_100b, p.msgs_per_s);
       fmt::print("{:<26} {:>12.0f} {:>10.1f} {:>12.1f} {:>12.1f} {:>8.2f}\n",
                  fmt::format("produce {}B acks={}", size, acks), p.msgs_per_s, p.mb_per_s, tcp,
                  disk, p.mb_per_s / anchor);
       Rate c = consume(bootstrap, topic, n, size);
+      if (size == 100) peak_consume_100b = std::max(peak_consume_100b, c.msgs_per_s);
       fmt::print("{:<26} {:>12.0f} {:>10.1f} {:>12.1f} {:>12} {:>8.2f}\n",
                  fmt::format("consume {}B", size), c.msgs_per_s, c.mb_per_s, tcp, "-",
                  c.mb_per_s / tcp);
     }
+  }
+  // End-to-end latency at half the peak 100-byte rate just measured (the lesser of produce and
+  // consume: past the consumer's peak a backlog grows without bound), and at a light 1,000/s.
+  double half = std::min(peak_100b, peak_consume_100b) / 2;
+  for (double rate : {half, 1000.0}) {
+    auto lat = latency(bootstrap, fmt::format("bench-latency-{:.0f}", rate), rate, 5.0);
+    fmt::print("\nend-to-end latency, 100B acks=all at {:.0f} msgs/s{}: {} messages\n", rate,
+               rate == half ? " (half of peak)" : "", lat.size());
+    fmt::print("  p50 {:.2f} ms  p99 {:.2f} ms  max {:.2f} ms  (goal: p99 < 5 ms at half load)\n",
+               percentile(lat, 0.50) / 1000, percentile(lat, 0.99) / 1000,
+               lat.empty() ? 0.0 : lat.back() / 1000);
   }
   (*broker)->stop();
   server.join();

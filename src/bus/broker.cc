@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <charconv>
 #include <chrono>
+#include <cstring>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "bus/broker_internal.h"
@@ -316,6 +319,8 @@ Status BrokerImpl::run(bool handle_signals) {
       io_.stop();
     });
   }
+  sync_stop_ = false;
+  sync_thread_ = std::thread([this] { sync_loop(); });
   accept();
   schedule_tick();
   schedule_fsync();
@@ -325,9 +330,64 @@ Status BrokerImpl::run(bool handle_signals) {
              log::kv("advertised", fmt::format("{}:{}", advertised_host(), port_)),
              log::kv("data_dir", root_.string()), log::kv("topics", topics_->all().size())});
   io_.run();
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    sync_stop_ = true;
+  }
+  sync_cv_.notify_all();
+  sync_thread_.join();
   flush_all();
   log::info("broker stopped");
   return Status::ok();
+}
+
+void BrokerImpl::submit_sync(std::vector<int> fds, std::function<void(Status)> done) {
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    sync_queue_.push_back({std::move(fds), std::move(done)});
+  }
+  sync_cv_.notify_one();
+}
+
+void BrokerImpl::sync_loop() {
+  for (;;) {
+    std::vector<SyncJob> jobs;
+    {
+      std::unique_lock<std::mutex> lock(sync_mu_);
+      sync_cv_.wait(lock, [this] { return sync_stop_ || !sync_queue_.empty(); });
+      if (sync_queue_.empty()) return;  // stopping, nothing left
+      jobs.swap(sync_queue_);
+    }
+    // One fdatasync per file for everything that queued up while the previous one ran.
+    std::map<std::pair<dev_t, ino_t>, Status> synced;
+    auto outcomes = std::make_shared<std::vector<Status>>(jobs.size());
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      for (int fd : jobs[i].fds) {
+        struct stat st {};
+        Status result;
+        if (::fstat(fd, &st) != 0) {
+          result = io_error(fmt::format("fstat: {}", std::strerror(errno)));
+        } else {
+          auto key = std::make_pair(st.st_dev, st.st_ino);
+          auto it = synced.find(key);
+          if (it == synced.end()) {
+            Status s = ::fdatasync(fd) == 0
+                           ? Status::ok()
+                           : io_error(fmt::format("fdatasync: {}", std::strerror(errno)));
+            it = synced.emplace(key, s).first;
+          }
+          result = it->second;
+        }
+        if (!result.is_ok() && (*outcomes)[i].is_ok()) (*outcomes)[i] = result;
+        ::close(fd);
+      }
+    }
+    auto shared = std::make_shared<std::vector<SyncJob>>(std::move(jobs));
+    asio::post(io_, [shared, outcomes] {
+      for (size_t i = 0; i < shared->size(); ++i)
+        (*shared)[i].done((*outcomes)[i]);
+    });
+  }
 }
 
 void BrokerImpl::stop() {

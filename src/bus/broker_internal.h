@@ -3,10 +3,14 @@
 #pragma once
 
 #include <boost/asio.hpp>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bus/broker.h"
@@ -133,6 +137,16 @@ class BrokerImpl {
   void describe_configs(const RequestContext& ctx, WireReader& r);
   void init_producer_id(const RequestContext& ctx, WireReader& r);
 
+  // Group commit (fsync=batch): `fds` (dups, closed by the syncer) are fdatasynced on the sync
+  // thread together with every other request's waiting at that moment, then `done` runs on the
+  // I/O thread with the outcome. The I/O thread never blocks on the disk.
+  void submit_sync(std::vector<int> fds, std::function<void(Status)> done);
+  void sync_loop();
+  struct SyncJob {
+    std::vector<int> fds;
+    std::function<void(Status)> done;
+  };
+
   // Fetch: builds the response; returns the bytes of records it holds.
   size_t build_fetch_response(const PendingFetch& f, std::string* body);
   void complete_fetch(const std::shared_ptr<PendingFetch>& f);
@@ -149,6 +163,11 @@ class BrokerImpl {
   std::string cluster_id_;
   int64_t next_producer_id_ = 0, producer_id_limit_ = 0;
   bool offsets_dirty_ = false;
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::vector<SyncJob> sync_queue_;
+  bool sync_stop_ = false;
+  std::thread sync_thread_;
 };
 
 }  // namespace sluice::bus

@@ -158,27 +158,35 @@ void BrokerImpl::metadata(const RequestContext& ctx, WireReader& r) {
   reply(ctx, std::move(body));
 }
 
+namespace {
+// One partition's outcome of a produce request.
+struct ProducePartitionResult {
+  int32_t index = 0;
+  AppendOutcome outcome;
+  PartitionLog* log = nullptr;
+  int64_t log_start = -1;
+  int64_t end = -1;  // log end offset right after the append
+};
+using TopicResults = std::pair<std::string, std::vector<ProducePartitionResult>>;
+}  // namespace
+
 // Produce v3-v7 (record batch v2 only).
 void BrokerImpl::produce(const RequestContext& ctx, WireReader& r) {
   const int16_t v = ctx.version;
   auto transactional_id = r.nullable_string();
   int16_t acks = r.i16();
   r.i32();  // timeout_ms
-  struct PartitionResult {
-    int32_t index;
-    AppendOutcome outcome;
-    PartitionLog* log;
-  };
-  std::vector<std::pair<std::string, std::vector<PartitionResult>>> results;
+  std::vector<TopicResults> results;
   int32_t ntopics = r.array_length(6);
   for (int32_t i = 0; i < ntopics && r.ok(); ++i) {
-    auto& [name, parts] = results.emplace_back(r.string(), std::vector<PartitionResult>{});
+    auto& [name, parts] = results.emplace_back(r.string(), std::vector<ProducePartitionResult>{});
     int32_t nparts = r.array_length(8);
     for (int32_t j = 0; j < nparts && r.ok(); ++j) {
       int32_t index = r.i32();
       auto records = r.nullable_bytes();
       if (!r.ok()) break;
-      PartitionResult pr{index, {}, nullptr};
+      ProducePartitionResult pr;
+      pr.index = index;
       Topic* t = topics_->find(name);
       if (acks != 0 && acks != 1 && acks != -1) {
         pr.outcome.error = KafkaError::kInvalidRequiredAcks;
@@ -201,39 +209,88 @@ void BrokerImpl::produce(const RequestContext& ctx, WireReader& r) {
     }
   }
   if (malformed(ctx, r)) return;
-  // Durability: with fsync=batch the response waits for fdatasync of every written partition.
-  if (options_.fsync == FsyncPolicy::kBatch) {
+
+  // The answer (and the offsets consumers may see) once the batches are durable.
+  auto finish = [this, ctx, acks, v](const std::vector<TopicResults>& results) {
+    notify_fetchers();
+    if (acks == 0) {
+      ctx.conn->finish_without_response();
+      return;
+    }
+    std::string body;
+    WireWriter w(&body);
+    w.array_length(static_cast<int32_t>(results.size()));
+    for (const auto& [name, parts] : results) {
+      w.string(name);
+      w.array_length(static_cast<int32_t>(parts.size()));
+      for (const auto& pr : parts) {
+        w.i32(pr.index);
+        w.i16(code(pr.outcome.error));
+        w.i64(pr.outcome.error == KafkaError::kNone ? pr.outcome.base_offset : -1);
+        w.i64(-1);  // log_append_time_ms (v2+): CreateTime topics
+        if (v >= 5) w.i64(pr.log_start);
+      }
+    }
+    w.i32(0);  // throttle_time_ms
+    reply(ctx, std::move(body));
+  };
+  for (auto& [name, parts] : results) {
+    for (auto& pr : parts) {
+      if (!pr.log) continue;
+      pr.log_start = pr.log->log_start_offset();
+      pr.end = pr.log->log_end_offset();
+    }
+  }
+  if (options_.fsync != FsyncPolicy::kBatch) {
     for (auto& [name, parts] : results) {
       for (auto& pr : parts) {
+        if (pr.log && pr.outcome.error == KafkaError::kNone) pr.log->advance_high_watermark(pr.end);
+      }
+    }
+    finish(results);
+    return;
+  }
+  // Durability with fsync=batch: group commit. The written segments are fdatasynced on the sync
+  // thread together with other requests'; the I/O thread goes on serving meanwhile. The answer
+  // and the high watermark wait for the sync.
+  std::vector<int> fds;
+  for (auto& [name, parts] : results) {
+    for (auto& pr : parts) {
+      if (!pr.log || pr.outcome.error != KafkaError::kNone) continue;
+      auto fd = pr.log->dup_active_fd();
+      if (!fd.is_ok()) {
+        log::error("fsync failed",
+                   {log::kv("topic", name), log::kv("error", fd.status().message())});
+        pr.outcome.error = KafkaError::kKafkaStorageError;
+        continue;
+      }
+      fds.push_back(*fd);
+    }
+  }
+  if (fds.empty()) {
+    finish(results);
+    return;
+  }
+  auto pending = std::make_shared<std::vector<TopicResults>>(std::move(results));
+  submit_sync(std::move(fds), [this, pending, finish](Status st) {
+    for (auto& [name, parts] : *pending) {
+      Topic* t = topics_->find(name);
+      for (auto& pr : parts) {
         if (!pr.log || pr.outcome.error != KafkaError::kNone) continue;
-        if (Status st = pr.log->sync(); !st.is_ok()) {
+        if (!st.is_ok()) {
           log::error("fsync failed", {log::kv("topic", name), log::kv("error", st.message())});
           pr.outcome.error = KafkaError::kKafkaStorageError;
+          continue;
+        }
+        // The topic may have been deleted while the sync ran.
+        if (t && pr.index < static_cast<int32_t>(t->partitions.size()) &&
+            t->partitions[static_cast<size_t>(pr.index)].get() == pr.log) {
+          pr.log->advance_high_watermark(pr.end);
         }
       }
     }
-  }
-  notify_fetchers();
-  if (acks == 0) {
-    ctx.conn->finish_without_response();
-    return;
-  }
-  std::string body;
-  WireWriter w(&body);
-  w.array_length(static_cast<int32_t>(results.size()));
-  for (const auto& [name, parts] : results) {
-    w.string(name);
-    w.array_length(static_cast<int32_t>(parts.size()));
-    for (const auto& pr : parts) {
-      w.i32(pr.index);
-      w.i16(code(pr.outcome.error));
-      w.i64(pr.outcome.error == KafkaError::kNone ? pr.outcome.base_offset : -1);
-      w.i64(-1);  // log_append_time_ms (v2+): CreateTime topics
-      if (v >= 5) w.i64(pr.log ? pr.log->log_start_offset() : -1);
-    }
-  }
-  w.i32(0);  // throttle_time_ms
-  reply(ctx, std::move(body));
+    finish(*pending);
+  });
 }
 
 size_t BrokerImpl::build_fetch_response(const PendingFetch& f, std::string* body) {
@@ -263,14 +320,14 @@ size_t BrokerImpl::build_fetch_response(const PendingFetch& f, std::string* body
       if (!log) {
         err = KafkaError::kUnknownTopicOrPartition;
       } else {
-        hw = log->log_end_offset();
+        hw = log->high_watermark();
         start = log->log_start_offset();
-        if (pr.offset < start || pr.offset > hw) {
+        if (pr.offset < start || pr.offset > log->log_end_offset()) {
           err = KafkaError::kOffsetOutOfRange;
         } else if (pr.offset < hw && (total < budget || total == 0)) {
           size_t limit = std::min<size_t>(static_cast<size_t>(std::max(pr.max_bytes, 1)),
                                           budget > total ? budget - total : 1);
-          auto got = log->read(pr.offset, limit, &records);
+          auto got = log->read(pr.offset, limit, &records, hw);
           if (!got.is_ok()) {
             log::error("fetch read failed",
                        {log::kv("topic", tr.name), log::kv("error", got.status().message())});
@@ -409,7 +466,7 @@ void BrokerImpl::list_offsets(const RequestContext& ctx, WireReader& r) {
       } else {
         const auto& log = t->partitions[static_cast<size_t>(p)];
         if (ts == -1) {
-          offset = log->log_end_offset();
+          offset = log->high_watermark();
         } else if (ts == -2) {
           offset = log->log_start_offset();
         } else {

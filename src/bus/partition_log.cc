@@ -70,6 +70,7 @@ class Segment {
   ~Segment() { close_files(); }
 
   fs::path log_path() const { return dir_ / segment_name(base_offset_, ".log"); }
+  int log_fd() const { return fd_; }
   fs::path index_path() const { return dir_ / segment_name(base_offset_, ".index"); }
   fs::path time_path() const { return dir_ / segment_name(base_offset_, ".timeindex"); }
 
@@ -339,6 +340,7 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::open(const fs::path& dir,
   }
   log->next_offset_ =
       std::max(log->segments_.back()->next_offset(), log->segments_.back()->base_offset());
+  log->high_watermark_ = log->next_offset_;  // what survived on disk is visible
   // Rebuild idempotent-producer state from the newest segment's batch headers.
   const auto& active = *log->segments_.back();
   for (int64_t pos = 0; pos < active.size();) {
@@ -514,12 +516,20 @@ Status PartitionLog::sync() {
   return segments_.back()->sync();
 }
 
-Result<size_t> PartitionLog::read(int64_t offset, size_t max_bytes, std::string* out) const {
+Result<int> PartitionLog::dup_active_fd() const {
+  int fd = ::dup(segments_.back()->log_fd());
+  if (fd < 0) return errno_status("dup", segments_.back()->log_path());
+  return fd;
+}
+
+Result<size_t> PartitionLog::read(int64_t offset, size_t max_bytes, std::string* out,
+                                  int64_t limit_offset) const {
   if (offset < log_start_offset() || offset > next_offset_) {
     return invalid_argument(
         fmt::format("offset {} is outside [{}, {}]", offset, log_start_offset(), next_offset_));
   }
   size_t read = 0;
+  bool limited = false;
   auto it = std::upper_bound(
       segments_.begin(), segments_.end(), offset,
       [](int64_t o, const std::unique_ptr<Segment>& s) { return o < s->base_offset(); });
@@ -531,6 +541,10 @@ Result<size_t> PartitionLog::read(int64_t offset, size_t max_bytes, std::string*
     int64_t end = pos;
     while (end < seg.size()) {
       SLUICE_ASSIGN_OR_RETURN(auto h, seg.header_at(end));
+      if (h.base_offset >= limit_offset) {
+        limited = true;
+        break;
+      }
       size_t n = h.total_size();
       if (read > 0 && read + static_cast<size_t>(end - pos) + n > max_bytes) break;
       if (read == 0 && end > pos && static_cast<size_t>(end - pos) + n > max_bytes) break;
@@ -540,7 +554,7 @@ Result<size_t> PartitionLog::read(int64_t offset, size_t max_bytes, std::string*
       SLUICE_RETURN_IF_ERROR(seg.read_bytes(pos, static_cast<size_t>(end - pos), out));
       read += static_cast<size_t>(end - pos);
     }
-    if (end < seg.size() || read >= max_bytes) break;
+    if (limited || end < seg.size() || read >= max_bytes) break;
   }
   return read;
 }

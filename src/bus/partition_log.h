@@ -9,6 +9,7 @@
 // and scan only from the last index entry to find their end.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -57,6 +58,17 @@ class PartitionLog {
   // fsync of the active segment (and of any segment rolled since the last sync).
   Status sync();
   bool dirty() const { return dirty_; }
+  // A duplicate of the active segment's file descriptor, for an fdatasync on another thread
+  // (group commit). Data appended so far is in that file or in a segment fsynced when it rolled.
+  // The caller closes it.
+  Result<int> dup_active_fd() const;
+
+  // The high watermark: offsets below it are visible to consumers. With fsync per batch it
+  // advances only once the batches are on disk; otherwise right after each append.
+  int64_t high_watermark() const { return high_watermark_; }
+  void advance_high_watermark(int64_t offset) {
+    high_watermark_ = std::max(high_watermark_, std::min(offset, next_offset_));
+  }
 
   int64_t log_start_offset() const;
   int64_t log_end_offset() const { return next_offset_; }
@@ -64,8 +76,10 @@ class PartitionLog {
   size_t segment_count() const { return segments_.size(); }
 
   // Appends to `out` whole batches from the one holding `offset`, up to `max_bytes` (always at
-  // least one batch, so a batch larger than max_bytes still makes progress). Returns bytes read.
-  Result<size_t> read(int64_t offset, size_t max_bytes, std::string* out) const;
+  // least one batch, so a batch larger than max_bytes still makes progress) and stopping before
+  // the first batch at or past `limit_offset`. Returns bytes read.
+  Result<size_t> read(int64_t offset, size_t max_bytes, std::string* out,
+                      int64_t limit_offset = INT64_MAX) const;
 
   // The first offset whose record timestamp is >= ts, and that timestamp; -1 if none.
   Result<std::pair<int64_t, int64_t>> offset_for_timestamp(int64_t ts) const;
@@ -100,6 +114,7 @@ class PartitionLog {
   LogConfig config_;
   std::vector<std::unique_ptr<Segment>> segments_;  // ascending base offset; back() is active
   int64_t next_offset_ = 0;
+  int64_t high_watermark_ = 0;
   bool dirty_ = false;
   std::map<int64_t, ProducerState> producers_;
   int64_t compacted_at_end_ = -1;  // log end offset when compaction last ran
