@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "sources/db_client.h"
+#include "support/source_servers.h"
 
 namespace fs = std::filesystem;
 using sluice::sources::Endpoint;
@@ -28,94 +29,16 @@ using sluice::sources::detail::PgConn;
 
 namespace {
 
-struct Outcome {
-  int code = -1;
-  std::string out;
-};
-
-Outcome shell(const std::string& cmd) {
-  Outcome o;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return o;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0)
-    o.out.append(buf.data(), n);
-  int st = ::pclose(p);
-  o.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return o;
-}
-
-int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  ::close(s);
-  return port;
-}
-
-// The servers and folder shared by the suite; stopped at the end, on exit and on fatal signals.
-struct Env {
-  fs::path dir;
-  int pg_port = 0, my_port = 0;
-  bool started = false;
-  std::string scripts = std::string(SLUICE_SOURCE_DIR) + "/scripts";
-
-  std::string env_prefix() const {
-    return "SLUICE_PG_PORT=" + std::to_string(pg_port) +
-           " SLUICE_MYSQL_PORT=" + std::to_string(my_port) +
-           " SLUICE_PG_FAST=1 SLUICE_MYSQL_FAST=1 ";
-  }
-  void stop() {
-    if (!started) return;
-    started = false;
-    (void)shell(env_prefix() + scripts + "/pg.sh stop " + (dir / "pg").string());
-    (void)shell(env_prefix() + scripts + "/mariadb.sh stop " + (dir / "mariadb").string());
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-Env* g_env = nullptr;
-
-void stop_on_signal(int sig) {
-  if (g_env) g_env->stop();
-  std::signal(sig, SIG_DFL);
-  std::raise(sig);
-}
+using Outcome = sluice::testing::ShellOutcome;
+using sluice::testing::run_shell;
+sluice::testing::SourceServers* g_env = nullptr;
 
 class SourcesIT : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    g_env = new Env;
-    char tmpl[] = "/tmp/sluice-sources-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    g_env->dir = tmpl;
-    fs::permissions(g_env->dir,
-                    fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
-    g_env->pg_port = free_port();
-    g_env->my_port = free_port();
-    ::setenv("SLUICE_PG_PASSWORD", "it-sluice-pw", 1);
-    ::setenv("SLUICE_MYSQL_PASSWORD", "it-sluice-pw", 1);
-    ::setenv("SLUICE_PG_OWNER_PASSWORD", "it-owner-pw", 1);
-    ::setenv("SLUICE_MYSQL_OWNER_PASSWORD", "it-owner-pw", 1);
-    g_env->started = true;
-    std::atexit([] {
-      if (g_env) g_env->stop();
-    });
-    for (int s : {SIGINT, SIGTERM, SIGSEGV, SIGABRT})
-      std::signal(s, stop_on_signal);
-    auto pg = shell(g_env->env_prefix() + g_env->scripts + "/pg.sh start " +
-                    (g_env->dir / "pg").string());
-    ASSERT_EQ(pg.code, 0) << pg.out;
-    auto my = shell(g_env->env_prefix() + g_env->scripts + "/mariadb.sh start " +
-                    (g_env->dir / "mariadb").string());
-    ASSERT_EQ(my.code, 0) << my.out;
+    auto started = sluice::testing::SourceServers::start({.name = "sources"});
+    ASSERT_TRUE(started.ok) << started.error;
+    g_env = started.servers;
 
     fs::create_directories(g_env->dir / "sources");
     std::ofstream(g_env->dir / "sluice.toml")
@@ -139,11 +62,12 @@ class SourcesIT : public ::testing::Test {
   }
 
   static void TearDownTestSuite() {
-    if (g_env) g_env->stop();
+    sluice::testing::SourceServers::stop_instance();
+    g_env = nullptr;
   }
 
   void SetUp() override {
-    if (g_env == nullptr || !g_env->started) GTEST_SKIP() << "servers did not start";
+    if (g_env == nullptr) GTEST_SKIP() << "servers did not start";
     lake_ =
         (g_env->dir /
          ("lake-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())))
@@ -153,7 +77,7 @@ class SourcesIT : public ::testing::Test {
   static Outcome sluice(const std::string& args, const std::string& data_dir = "") {
     std::string cmd = "cd " + g_env->dir.string() + " && " + SLUICE_BINARY + " " + args;
     if (!data_dir.empty()) cmd += " --data-dir " + data_dir;
-    return shell(cmd);
+    return run_shell(cmd);
   }
   Outcome ingest(const std::string& args) { return sluice("ingest " + args, lake_); }
   // First column of a one-row query over the lake.
@@ -169,12 +93,16 @@ class SourcesIT : public ::testing::Test {
     return v;
   }
   static Endpoint pg_ep(const std::string& user = "shop_owner") {
-    return Endpoint{"127.0.0.1", g_env->pg_port, user,
-                    user == "sluice" ? "it-sluice-pw" : "it-owner-pw", "shop"};
+    return Endpoint{
+        "127.0.0.1", g_env->pg_port, user,
+        user == "sluice" ? sluice::testing::kSluicePassword : sluice::testing::kOwnerPassword,
+        "shop"};
   }
   static Endpoint my_ep(const std::string& user = "shop_owner") {
-    return Endpoint{"127.0.0.1", g_env->my_port, user,
-                    user == "sluice" ? "it-sluice-pw" : "it-owner-pw", "inventory"};
+    return Endpoint{
+        "127.0.0.1", g_env->my_port, user,
+        user == "sluice" ? sluice::testing::kSluicePassword : sluice::testing::kOwnerPassword,
+        "inventory"};
   }
   static std::string pg_value(const std::string& sql) {
     auto c = PgConn::connect(pg_ep(), "test");
