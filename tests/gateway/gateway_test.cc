@@ -374,5 +374,59 @@ TEST_F(GatewayTest, MalformedAndRandomMessagesDoNotHurtTheServer) {
   EXPECT_EQ(r.out, "42\n");
 }
 
+// TLS: with gateway.tls_cert/tls_key set, psql's sslmode=require gets an encrypted session; a
+// gateway without a certificate refuses SSLRequest, so sslmode=require fails and sslmode=prefer
+// falls back to plain text.
+TEST(GatewayTls, PsqlSslModeRequire) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("sluice_gateway_tls_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::string s =
+      std::string("'") + SLUICE_BINARY + "' --data-dir '" + (dir / "data").string() + "'";
+  CommandResult setup = run_command(
+      "set -e\n"
+      "cd '" +
+          dir.string() +
+          "'\n"
+          "openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 2 "
+          "-subj /CN=localhost 2>/dev/null\n"
+          "SLUICE_USER_PASSWORD=tlspw " +
+          s + " user add tls --admin\n" + "SLUICE_USER_PASSWORD=tlspw '" + SLUICE_BINARY +
+          "' --data-dir '" + (dir / "plain" / "data").string() + "' user add tls --admin\n",
+      dir);
+  ASSERT_EQ(setup.code, 0) << setup.out << setup.err;
+  auto psql = [&](int port, const std::string& mode, const std::string& cmd) {
+    return run_command(
+        "PGPASSWORD=tlspw PGCONNECT_TIMEOUT=10 /usr/bin/psql \"host=127.0.0.1 port=" +
+            std::to_string(port) + " user=tls dbname=sluice sslmode=" + mode + "\" -X -A -t -c '" +
+            cmd + "'",
+        dir);
+  };
+  {
+    GatewayProcess tls(dir, "tls_cert = \"" + (dir / "cert.pem").string() + "\"\ntls_key = \"" +
+                                (dir / "key.pem").string() + "\"\n");
+    ASSERT_TRUE(tls.start()) << tls.log();
+    auto info = psql(tls.port(), "require", "\\conninfo");
+    ASSERT_EQ(info.code, 0) << info.out << info.err;
+    EXPECT_NE(info.out.find("SSL connection (protocol: TLS"), std::string::npos) << info.out;
+    auto q = psql(tls.port(), "require", "select 6 * 7");
+    EXPECT_EQ(q.code, 0) << q.err;
+    EXPECT_EQ(q.out, "42\n");
+  }
+  {
+    GatewayProcess plain(dir / "plain");
+    ASSERT_TRUE(plain.start()) << plain.log();
+    auto refused = psql(plain.port(), "require", "select 1");
+    EXPECT_NE(refused.code, 0);
+    EXPECT_NE((refused.out + refused.err).find("server does not support SSL"), std::string::npos)
+        << refused.out << refused.err;
+    auto prefer = psql(plain.port(), "prefer", "\\conninfo");
+    EXPECT_EQ(prefer.code, 0) << prefer.err;
+    EXPECT_EQ(prefer.out.find("SSL connection"), std::string::npos) << prefer.out;
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace sluice::gateway
