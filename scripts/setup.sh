@@ -17,6 +17,7 @@ PACKAGES=(
   python3 python3-avro kcat python3-kafka python3-psycopg2 python3-sqlalchemy
   curl python3-confluent-kafka python3-requests
   postgresql-15 postgresql-client-15 mariadb-server mariadb-client
+  openjdk-17-jdk-headless libpostgresql-jdbc-java
 )
 
 SUDO=""

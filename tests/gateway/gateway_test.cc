@@ -155,6 +155,19 @@ TEST_F(GatewayTest, SqlAlchemyReflection) {
   EXPECT_EQ(r.code, 0) << r.out << r.err;
 }
 
+// JDBC (Debian's PostgreSQL driver): DatabaseMetaData introspection, prepared statements with
+// typed getters, and the no-grant error, for a read-only user and an admin.
+TEST_F(GatewayTest, JdbcMetadataAndPreparedStatements) {
+  for (auto [user, pw] : {std::pair{"reader", "readerpw"}, std::pair{"admin", "adminpw"}}) {
+    CommandResult r = run_command("java -cp /usr/share/java/postgresql.jar '" SLUICE_SOURCE_DIR
+                                  "/tests/gateway/JdbcChecks.java' " +
+                                      std::to_string(gateway_->port()) + " " + user + " " + pw,
+                                  *dir_, 120);
+    EXPECT_EQ(r.code, 0) << user << ":\n" << r.out << r.err;
+    EXPECT_EQ(r.out, "ok\n") << user;
+  }
+}
+
 TEST_F(GatewayTest, LargeResultStreamsInBoundedMemory) {
   std::atomic<bool> done{false};
   std::atomic<long> peak_kb{0};
