@@ -3,11 +3,14 @@
 #   scripts/mariadb.sh start|stop|status [DATA_DIR]   (DATA_DIR default: var/mariadb)
 #
 # - listens on 127.0.0.1 only, port $SLUICE_MYSQL_PORT (default 53306, never 3306);
-# - binary log on, binlog_format=ROW, binlog_row_image=FULL, server_id=1 (for CDC);
+# - binary log on, binlog_format=ROW, binlog_row_image=FULL, server_id=1, GTIDs in strict mode
+#   and binlogs kept 7 days (for CDC: `sluice cdc`, docs/cdc.md);
 # - database `inventory`, written by `shop_owner` (password $SLUICE_MYSQL_OWNER_PASSWORD,
 #   default "shop_owner"; ALL on inventory.* only);
-# - account `sluice` (password $SLUICE_MYSQL_PASSWORD, default "sluice"): SELECT on inventory.*,
-#   REPLICATION SLAVE and REPLICATION CLIENT (binlog position, later CDC), nothing else;
+# - account `sluice` (password $SLUICE_MYSQL_PASSWORD, default "sluice"): SELECT on inventory.*
+#   (the consistent-snapshot copy: START TRANSACTION WITH CONSISTENT SNAPSHOT needs no more),
+#   REPLICATION SLAVE (read the binlog) and BINLOG MONITOR, the old REPLICATION CLIENT (binlog
+#   positions, SHOW BINARY LOGS), nothing else: no RELOAD, no global lock, no SUPER;
 # - root has no TCP account; it connects through the Unix socket in DATA_DIR (mode 0700).
 # As root the server runs with --user=root. SLUICE_MYSQL_FAST=1 relaxes durability (tests only).
 # Idempotent: `start` on a running server only re-applies the accounts.
@@ -80,6 +83,7 @@ case "$cmd" in
         --bind-address=127.0.0.1 --port="$port" --socket="$sock" --pid-file="$pidf" \
         --log-error="$dir/mariadb.log" --skip-name-resolve \
         --log-bin="$data/binlog" --binlog-format=ROW --binlog-row-image=FULL --server-id=1 \
+        --gtid-strict-mode=ON --binlog-checksum=CRC32 --binlog-expire-logs-seconds=604800 \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
         --default-time-zone=+00:00 --local-infile=1 --innodb-buffer-pool-size=256M \
         "${durability[@]}" </dev/null >/dev/null 2>&1 &
@@ -100,7 +104,7 @@ CREATE DATABASE IF NOT EXISTS inventory CHARACTER SET utf8mb4;
 CREATE USER IF NOT EXISTS 'sluice'@'127.0.0.1';
 ALTER USER 'sluice'@'127.0.0.1' IDENTIFIED BY $(sql_quote "$sluice_pw");
 GRANT SELECT ON inventory.* TO 'sluice'@'127.0.0.1';
-GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'sluice'@'127.0.0.1';
+GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'sluice'@'127.0.0.1';
 CREATE USER IF NOT EXISTS 'shop_owner'@'127.0.0.1';
 ALTER USER 'shop_owner'@'127.0.0.1' IDENTIFIED BY $(sql_quote "$owner_pw");
 GRANT ALL ON inventory.* TO 'shop_owner'@'127.0.0.1';

@@ -8,6 +8,10 @@
 #   "shop_owner"), the account `sluice gen` writes with;
 # - account `sluice` (password $SLUICE_PG_PASSWORD, default "sluice"): LOGIN REPLICATION, not a
 #   superuser, SELECT on the tables of schema public (now and future) and nothing else;
+# - publication `sluice_shop` FOR TABLES IN SCHEMA public (tables created later included), the
+#   one `sluice cdc start shop` streams (docs/cdc.md): creating a publication needs table
+#   ownership or superuser, so it is made here and the sluice account only reads it; REPLICATION
+#   lets sluice create and use its own replication slot, and SELECT covers the bootstrap copy;
 # - the Unix socket lives in DATA_DIR (mode 0700), where only the server's OS user may connect
 #   (as the `postgres` superuser, trust); TCP needs a password (scram-sha-256).
 # As root the server runs as the `postgres` OS user (PostgreSQL refuses root). SLUICE_PG_FAST=1
@@ -133,6 +137,9 @@ EOF
 GRANT USAGE ON SCHEMA public TO sluice;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO sluice;
 ALTER DEFAULT PRIVILEGES FOR ROLE shop_owner IN SCHEMA public GRANT SELECT ON TABLES TO sluice;
+SELECT 'CREATE PUBLICATION sluice_shop FOR TABLES IN SCHEMA public'
+  WHERE NOT EXISTS (SELECT FROM pg_publication WHERE pubname = 'sluice_shop')
+\gexec
 EOF
     echo "pg: running on 127.0.0.1:$port (data $data; accounts sluice, shop_owner)"
     ;;

@@ -2,7 +2,9 @@
 # Installs everything Sluice's build and tests need on Debian 12, and nothing else:
 #   1. Debian packages (apt-get), only those not yet installed;
 #   2. DuckDB 1.4.4 from the npm registry, pinned by scripts/duckdb/package-lock.json, installed
-#      with --ignore-scripts into scripts/duckdb/node_modules (git-ignored).
+#      with --ignore-scripts into scripts/duckdb/node_modules (git-ignored);
+#   3. the web console's front end: npm packages into web/node_modules and `vite build` into
+#      web/dist (both git-ignored), pinned by web/package-lock.json.
 # Idempotent: a second run installs nothing and takes about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,7 @@ PACKAGES=(
   curl python3-confluent-kafka python3-requests
   postgresql-15 postgresql-client-15 mariadb-server mariadb-client
   openjdk-17-jdk-headless libpostgresql-jdbc-java
+  chromium
 )
 
 SUDO=""
@@ -52,4 +55,28 @@ else
   echo "setup: installing DuckDB from npm (pinned by $duck/package-lock.json)"
   (cd "$duck" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
   echo "$want" > "$stamp"
+fi
+
+# The web console (web/): npm ci + vite build into web/dist. The stamp records the hash of the
+# lock file and of every source file, so an unchanged front end is not rebuilt.
+web=web
+web_stamp="$web/dist/.sluice-build.sha256"
+web_want=$( (cat "$web/package-lock.json" "$web/package.json" "$web/index.html" "$web/tsconfig.json" \
+  "$web/vite.config.ts"; find "$web/src" -type f | LC_ALL=C sort | xargs cat) | sha256sum | cut -d' ' -f1)
+if [ -f "$web_stamp" ] && [ "$(cat "$web_stamp")" = "$web_want" ] && [ -f "$web/dist/index.html" ]; then
+  echo "setup: web console already built"
+else
+  lock_stamp="$web/node_modules/.sluice-lock.sha256"
+  lock_want=$(sha256sum "$web/package-lock.json" | cut -d' ' -f1)
+  if [ ! -f "$lock_stamp" ] || [ "$(cat "$lock_stamp")" != "$lock_want" ]; then
+    echo "setup: installing the web console's packages (pinned by $web/package-lock.json)"
+    # `npm install` with the lock file present installs exactly its versions; `npm ci` refuses
+    # this lock because it holds only the linux-x64 builds of rollup's and esbuild's optional
+    # platform packages (the only ones this registry serves).
+    (cd "$web" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error)
+    echo "$lock_want" > "$lock_stamp"
+  fi
+  echo "setup: building the web console (vite build -> $web/dist)"
+  (cd "$web" && npx --no-install tsc --noEmit -p . && npx --no-install vite build --logLevel warn)
+  echo "$web_want" > "$web_stamp"
 fi

@@ -101,6 +101,10 @@ struct ChangeEvent {
   std::optional<Row> after;   // inserts, updates, snapshot reads
   Position position;
   bool snapshot = false;  // Debezium's source.snapshot
+  // Columns of `after` whose value the source did not send because it did not change (an
+  // unchanged TOAST-ed value in PostgreSQL): their slot in `after` is empty and the pipeline
+  // fills it from the last known row state before the event goes anywhere.
+  std::vector<size_t> unchanged;
 };
 
 // One committed source transaction (or one chunk of snapshot rows).
@@ -109,6 +113,9 @@ struct Transaction {
   int64_t commit_ts_ms = 0;  // source commit time
   Position position;         // of the commit; every event's position.major equals its major
   std::vector<ChangeEvent> events;
+  // Set on the bootstrap's last snapshot chunk (possibly with no events): the snapshot is
+  // complete and streaming follows, so a restart resumes instead of bootstrapping again.
+  bool snapshot_complete = false;
 };
 
 // A reader of one source's change stream.

@@ -78,6 +78,9 @@ void add_model_command(CLI::App& app, CliState& state);
 void add_quality_command(CLI::App& app, CliState& state);
 void add_ingest_command(CLI::App& app, CliState& state);
 void add_gen_command(CLI::App& app, CliState& state);
+void add_console_command(CLI::App& app, CliState& state);
 void add_up_command(CLI::App& app, CliState& state);
+void add_cdc_command(CLI::App& app, CliState& state);
+void add_dag_command(CLI::App& app, CliState& state);
 
 }  // namespace sluice::cli

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "cli/cli.h"
 #include "sources/sources.h"
@@ -17,6 +18,15 @@ struct GenArgs {
   std::string only;  // postgres | mysql | (both)
   double rate = 10;
   double duration = 10;
+};
+
+struct CrmArgs {
+  std::string listen = "127.0.0.1:8765";
+  int customers = 200;
+  uint64_t seed = 42;
+  double fail_rate = 0;
+  std::string token_env = "SLUICE_CRM_TOKEN";
+  int api_version = 1;
 };
 
 Result<std::pair<sources::Endpoint, sources::Endpoint>> endpoints(const common::Config& c) {
@@ -116,6 +126,57 @@ void add_gen_command(CLI::App& app, CliState& state) {
       SLUICE_RETURN_IF_ERROR(need_password(eps.second, "SLUICE_MYSQL_OWNER_PASSWORD", o.mysql));
       SLUICE_ASSIGN_OR_RETURN(auto counts, sources::gen_activity(eps.first, eps.second, o));
       print_counts(counts);
+      return Status::ok();
+    };
+    Status st = run();
+    if (!st.is_ok()) state.exit_code = report(st);
+  });
+
+  auto crm = std::make_shared<CrmArgs>();
+  auto* api = cmd->add_subcommand(
+      "crm-api", "Serve a small local CRM JSON API (/customers, /interactions) for REST sources");
+  api->add_option("--listen", crm->listen, "HOST:PORT (port 0 picks a free one)")
+      ->capture_default_str();
+  api->add_option("--customers", crm->customers, "Customers (3 interactions each)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  api->add_option("--seed", crm->seed, "Random seed")->capture_default_str();
+  api->add_option("--fail-rate", crm->fail_rate,
+                  "Share of requests answered 429 or 503 (retry tests)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.99));
+  api->add_option("--token-env", crm->token_env,
+                  "Environment variable holding the bearer token clients must send")
+      ->capture_default_str();
+  api->add_option("--api-version", crm->api_version, "2 adds a 'segment' field to customers")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 2));
+  api->footer("Prints 'listening on HOST:PORT' and serves until interrupted. See docs/sources.md.");
+  api->callback([&state, crm] {
+    auto run = [&]() -> Status {
+      sources::CrmApiOptions o;
+      auto colon = crm->listen.rfind(':');
+      if (colon == std::string::npos) return invalid_argument("--listen expects HOST:PORT");
+      o.host = crm->listen.substr(0, colon);
+      int port = std::atoi(crm->listen.c_str() + colon + 1);
+      if (port < 0 || port > 65535) return invalid_argument("--listen: bad port");
+      o.port = static_cast<uint16_t>(port);
+      o.customers = crm->customers;
+      o.seed = crm->seed;
+      o.fail_rate = crm->fail_rate;
+      o.api_version = crm->api_version;
+      const char* token = std::getenv(crm->token_env.c_str());
+      if (token == nullptr || *token == '\0') {
+        return invalid_argument(fmt::format(
+            "set {} to the bearer token the API should require (--token-env names another "
+            "variable)",
+            crm->token_env));
+      }
+      o.token = token;
+      SLUICE_ASSIGN_OR_RETURN(auto server, sources::start_crm_api(o));
+      std::printf("listening on %s:%u\n", o.host.c_str(), static_cast<unsigned>(server->port()));
+      std::fflush(stdout);
+      server->run_until_signal();
       return Status::ok();
     };
     Status st = run();

@@ -2,8 +2,13 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <sstream>
+#include <thread>
 
 #include "cli/cli.h"
 #include "sources/sources.h"
@@ -17,7 +22,14 @@ struct IngestArgs {
   std::string mode = "snapshot";
   int parallelism = 0;
   std::string fail_after;  // test hook: TABLE:N
+  bool watch = false;      // files sources: poll the folder until SIGINT
+  int poll_ms = 0;         // 0: the source's settle_ms (at least 200 ms)
 };
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop_signal(int) {
+  g_stop.store(true);
+}
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
@@ -27,6 +39,9 @@ std::vector<std::string> split_list(const std::string& s) {
     if (!item.empty()) out.push_back(item);
   return out;
 }
+
+Status run_once(const sources::SourceConfig& source, engine::LakeSession& session,
+                const sources::IngestOptions& opts);
 
 Status run_ingest(const GlobalOptions& g, const IngestArgs& a) {
   SLUICE_ASSIGN_OR_RETURN(auto config, load_config(g));
@@ -52,11 +67,37 @@ Status run_ingest(const GlobalOptions& g, const IngestArgs& a) {
     opts.fail_table = a.fail_after.substr(0, colon);
     opts.fail_after_chunks = std::stoi(a.fail_after.substr(colon + 1));
   }
+  if (a.watch && source.kind != sources::SourceKind::kFiles) {
+    return invalid_argument(fmt::format("--watch applies to files sources; {} is not one ({})",
+                                        source.name, file.string()));
+  }
   SLUICE_ASSIGN_OR_RETURN(auto lake, open_lake(config));
   SLUICE_ASSIGN_OR_RETURN(auto dir, open_data_dir(config));
   SLUICE_ASSIGN_OR_RETURN(auto tmp, dir.subdir("tmp"));
   opts.work_dir = tmp / fmt::format("ingest-{}-{}", source.name, ::getpid());
-  auto report = sources::ingest(source, lake.session, opts);
+  if (!a.watch) return run_once(source, lake.session, opts);
+  // --watch: one run per poll interval until SIGINT/SIGTERM; a failed run is reported and
+  // retried at the next poll (its tables are unchanged).
+  int poll_ms =
+      a.poll_ms > 0 ? a.poll_ms : static_cast<int>(std::max<int64_t>(200, source.settle_ms));
+  g_stop.store(false);
+  auto old_int = std::signal(SIGINT, on_stop_signal);
+  auto old_term = std::signal(SIGTERM, on_stop_signal);
+  std::fprintf(stderr, "watching %s every %d ms; Ctrl-C stops\n", source.folder.c_str(), poll_ms);
+  while (!g_stop.load()) {
+    Status st = run_once(source, lake.session, opts);
+    if (!st.is_ok()) (void)report(st);
+    for (int waited = 0; waited < poll_ms && !g_stop.load(); waited += 50)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::signal(SIGINT, old_int);
+  std::signal(SIGTERM, old_term);
+  return Status::ok();
+}
+
+Status run_once(const sources::SourceConfig& source, engine::LakeSession& session,
+                const sources::IngestOptions& opts) {
+  auto report = sources::ingest(source, session, opts);
   std::error_code ec;
   std::filesystem::remove_all(opts.work_dir, ec);
   if (!report.is_ok()) return report.status();
@@ -88,7 +129,12 @@ void add_ingest_command(CLI::App& app, CliState& state) {
       ->capture_default_str();
   cmd->add_option("--parallelism", args->parallelism,
                   "Reader connections (default: the source's parallelism)");
-  cmd->add_option("--fail-after", args->fail_after, "Test hook: fail TABLE after N chunks")
+  cmd->add_flag("--watch", args->watch,
+                "Files sources: keep polling the folder, loading new files, until Ctrl-C");
+  cmd->add_option("--poll-ms", args->poll_ms,
+                  "With --watch: milliseconds between polls (default: the source's settle_ms)");
+  cmd->add_option("--fail-after", args->fail_after,
+                  "Test hook: fail TABLE after N chunks (files: files, rest: pages)")
       ->group("");
   cmd->footer(
       "Per table it prints rows, MB read, seconds and quarantined rows. See "

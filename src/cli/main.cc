@@ -49,6 +49,7 @@ int run(int argc, char** argv) {
   app.footer("Run 'sluice <command> --help' for a command's options. Docs: docs/ in the repo.");
 
   add_up_command(app, state);
+  add_cdc_command(app, state);
   add_version_command(app, state);
   add_config_command(app, state);
   add_doctor_command(app, state);
@@ -62,6 +63,8 @@ int run(int argc, char** argv) {
   add_quality_command(app, state);
   add_ingest_command(app, state);
   add_gen_command(app, state);
+  add_console_command(app, state);
+  add_dag_command(app, state);
 
   // An unknown first word is an unknown command, not "extra arguments".
   if (argc > 1 && argv[1][0] != '-') {

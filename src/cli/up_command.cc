@@ -1,11 +1,14 @@
 // `sluice up`: the whole platform in one process on embedded defaults — the Kafka-wire broker,
-// the schema registry and the PostgreSQL-wire gateway — until Ctrl-C or SIGTERM. Each service
-// is the same code its own command runs (`sluice broker`, `sluice registry`, `sluice gateway`);
-// `up` only starts them together, prints where they listen and stops them in reverse order.
+// the schema registry, the PostgreSQL-wire gateway, the scheduler, the web console and a CDC
+// stream per source with `[cdc] enabled = true` — until Ctrl-C or SIGTERM. Each service is the
+// same code its own command runs (`sluice broker`, `sluice registry`, `sluice gateway`,
+// `sluice scheduler`, `sluice console`, `sluice cdc start`); `up` only starts them together,
+// prints where they listen and stops them in reverse order.
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -17,18 +20,23 @@
 #include <vector>
 
 #include "bus/broker.h"
+#include "cdc/cdc.h"
 #include "cli/cli.h"
 #include "common/log.h"
+#include "console/console.h"
 #include "gateway/gateway.h"
 #include "governance/governance.h"
 #include "governance/scram.h"
 #include "registry/registry.h"
+#include "scheduler/scheduler.h"
+#include "sources/sources.h"
 
 namespace sluice::cli {
 namespace {
 
 // The services `up` knows, in start order; `--skip` takes these names.
-constexpr std::string_view kServices[] = {"broker", "registry", "gateway"};
+constexpr std::string_view kServices[] = {"broker",    "registry", "gateway",
+                                          "scheduler", "console",  "cdc"};
 
 // One running service: how to stop it and, for those that serve on their own thread, the thread.
 struct Running {
@@ -88,6 +96,36 @@ Status check_skip(const std::vector<std::string>& skip) {
     }
   }
   return Status::ok();
+}
+
+// The sources whose file enables CDC, from sources.dir.
+Result<std::vector<sources::SourceConfig>> cdc_sources(const common::Config& config) {
+  std::vector<sources::SourceConfig> out;
+  std::filesystem::path dir = config.get_string("sources.dir");
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return out;
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.path().extension() == ".toml") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    SLUICE_ASSIGN_OR_RETURN(auto source, sources::load_source_config(f));
+    if (source.cdc.enabled) out.push_back(std::move(source));
+  }
+  return out;
+}
+
+// Publishes where the scheduler's API listens, so `sluice dag ...` goes through this process.
+void write_daemon_file(const std::filesystem::path& state_dir, const std::string& host,
+                       uint16_t port) {
+  nlohmann::json info = {{"pid", ::getpid()}, {"host", host}, {"port", port}};
+  std::filesystem::create_directories(state_dir);
+  {
+    std::ofstream out(state_dir / "daemon.json.tmp");
+    out << info.dump() << "\n";
+  }
+  std::filesystem::rename(state_dir / "daemon.json.tmp", state_dir / "daemon.json");
 }
 
 Status run_up(CliState& state, const UpArgs& args) {
@@ -163,6 +201,75 @@ Status run_up(CliState& state, const UpArgs& args) {
     running.push_back(std::move(r));
   }
 
+  std::shared_ptr<scheduler::Scheduler> sched;
+  if (!skip.count("scheduler")) {
+    auto options = scheduler::options_from_config(config, std::filesystem::absolute(dir.root()));
+    if (!options.is_ok()) return fail(options.status(), "scheduler");
+    auto opened = scheduler::Scheduler::open(*options);
+    if (!opened.is_ok()) return fail(opened.status(), "scheduler");
+    sched = std::move(*opened);
+    // Its own loopback API for `sluice dag ...` (the console serves the same routes behind login).
+    auto listen = bus::parse_host_port(config.get_string("scheduler.listen"));
+    if (!listen.is_ok()) return fail(listen.status().with_context("scheduler.listen"), "scheduler");
+    http::Router router;
+    sched->register_routes(router);
+    http::ServerOptions so;
+    so.host = listen->first;
+    so.port = listen->second;
+    so.name = "scheduler";
+    so.access_log = false;
+    auto server = http::Server::start(so, std::move(router));
+    if (!server.is_ok()) return fail(server.status(), "scheduler");
+    std::shared_ptr<http::Server> api = std::move(*server);
+    if (Status st = sched->start(); !st.is_ok()) return fail(st, "scheduler");
+    write_daemon_file(options->state_dir, so.host, api->port());
+    Running r;
+    r.name = "scheduler";
+    r.address = fmt::format("http://{}:{}", so.host, api->port());
+    r.hint = fmt::format("DAGs in {}: sluice dag list", options->dags_dir.string());
+    r.stop = [api, sched, state_dir = options->state_dir] {
+      std::error_code ec;
+      std::filesystem::remove(state_dir / "daemon.json", ec);
+      api->stop();
+      sched->stop();
+    };
+    running.push_back(std::move(r));
+  }
+  if (!skip.count("console")) {
+    auto options = console::ConsoleOptions::from_config(config);
+    if (!options.is_ok()) return fail(options.status(), "console");
+    std::function<void(http::Router&)> extra;
+    if (sched) extra = [sched](http::Router& router) { sched->register_routes(router); };
+    auto started = console::Console::start(config, *options, extra);
+    if (!started.is_ok()) return fail(started.status(), "console");
+    std::shared_ptr<console::Console> c = std::move(*started);
+    std::string host = options->host == "0.0.0.0" ? "127.0.0.1" : options->host;
+    Running r;
+    r.name = "console";
+    r.address = fmt::format("http://{}:{}/", host, c->port());
+    r.hint = "web console: dashboards, SQL editor, tables, DAGs";
+    r.stop = [c] { c->stop(); };
+    running.push_back(std::move(r));
+  }
+  if (!skip.count("cdc")) {
+    auto list = cdc_sources(config);
+    if (!list.is_ok()) return fail(list.status(), "CDC streams");
+    for (const auto& source : *list) {
+      auto stream = cdc::CdcStream::start(config, source);
+      if (!stream.is_ok()) return fail(stream.status(), "CDC stream of " + source.name);
+      std::shared_ptr<cdc::CdcStream> cs = std::move(*stream);
+      Running r;
+      r.name = "cdc:" + source.name;
+      r.address = fmt::format("{}:{}", source.host, source.port);
+      r.hint = fmt::format("sluice cdc status {}", source.name);
+      r.stop = [cs] {
+        cs->stop();
+        (void)cs->wait();
+      };
+      running.push_back(std::move(r));
+    }
+  }
+
   // up.json: where each service listens, for scripts and tests (removed on a clean stop).
   nlohmann::json status = {{"pid", ::getpid()}, {"services", nlohmann::json::object()}};
   for (const auto& r : running)
@@ -202,12 +309,14 @@ Status run_up(CliState& state, const UpArgs& args) {
 void add_up_command(CLI::App& app, CliState& state) {
   auto args = std::make_shared<UpArgs>();
   auto* cmd = app.add_subcommand(
-      "up", "Run the whole platform in one process (broker, registry, SQL gateway, ...)");
-  cmd->add_option("--skip", args->skip, "Services not to start: broker, registry, gateway")
+      "up", "Run the whole platform in one process: bus, registry, SQL, scheduler, console, CDC");
+  cmd->add_option("--skip", args->skip,
+                  "Services not to start: broker, registry, gateway, scheduler, console, cdc")
       ->delimiter(',');
   cmd->footer(
-      "Ports come from sluice.toml (bus.listen, registry.listen, gateway.listen). The first run "
-      "creates the user 'admin' with a random password in <data_dir>/admin-password.");
+      "Ports come from sluice.toml (bus.listen, registry.listen, gateway.listen, scheduler.listen, "
+      "console.listen). The first run creates the user 'admin' with a random password in "
+      "<data_dir>/admin-password.");
   cmd->callback([&state, args] {
     Status st = run_up(state, *args);
     if (!st.is_ok()) state.exit_code = report(st);

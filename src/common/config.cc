@@ -293,6 +293,16 @@ const SettingSpec kSettings[] = {
      .doc = "Task instances the scheduler runs at once across all DAGs (the default pool).",
      .min = 1,
      .max = 1024},
+    {.key = "scheduler.listen",
+     .type = SettingType::kString,
+     .default_value = "127.0.0.1:8082",
+     .doc = "HOST:PORT of the JSON API of `sluice scheduler` (under `sluice up`, the console's "
+            "address serves it); `--listen` overrides it."},
+    {.key = "scheduler.pools",
+     .type = SettingType::kString,
+     .default_value = "",
+     .doc = "Pools shared across DAGs, `name=slots,...` (e.g. `postgres=2,lake_writes=1`); a "
+            "task names one with `pool:`."},
 
     {.key = "cdc.topic_prefix",
      .type = SettingType::kString,
@@ -304,6 +314,10 @@ const SettingSpec kSettings[] = {
      .doc = "Longest time change events wait before they are committed to the lake.",
      .min = 10,
      .max = 3600000},
+    {.key = "cdc.publish",
+     .type = SettingType::kBool,
+     .default_value = "true",
+     .doc = "Publish change events to the bus (`bus.bootstrap`) as well as to the lake."},
 
     {.key = "console.listen",
      .type = SettingType::kString,
@@ -314,6 +328,17 @@ const SettingSpec kSettings[] = {
      .default_value = "dashboards",
      .doc = "Folder of dashboard definitions (`<name>.yaml`) the console serves.",
      .is_path = true},
+    {.key = "console.web_root",
+     .type = SettingType::kString,
+     .default_value = "",
+     .doc = "Folder of the built console front end (`web/dist`); empty: the source tree's.",
+     .is_path = true},
+    {.key = "console.max_parallel_queries",
+     .type = SettingType::kInt,
+     .default_value = "2",
+     .doc = "Dashboard queries the console runs at once (others wait; results are cached).",
+     .min = 1,
+     .max = 64},
 };
 
 std::string_view type_name(SettingType t) {

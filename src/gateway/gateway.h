@@ -16,6 +16,8 @@
 #include "common/status.h"
 #include "engine/engine.h"
 #include "engine/lake_session.h"
+#include "governance/governance.h"
+#include "lake/lake.h"
 
 namespace sluice::gateway {
 
@@ -35,6 +37,14 @@ struct GatewayOptions {
   static Result<GatewayOptions> from_config(const common::Config& config,
                                             const std::filesystem::path& data_dir);
 };
+
+// The gateway's grant check for one statement run by `user`: non-admin users need a read grant
+// on every lake table it reads and a write grant on the table it writes; unqualified names are
+// resolved through `search_path`. kPermissionDenied ("permission denied for table raw.x") when
+// a grant is missing. Used by the console so that both surfaces enforce the same grants.
+Status authorize_statement(const governance::User& user, std::string_view sql,
+                           const lake::Catalog& catalog,
+                           const std::vector<std::string>& search_path);
 
 class GatewayImpl;
 

@@ -41,6 +41,10 @@ struct User {
   bool allowed(Access access, std::string_view ns, std::string_view table) const;
 };
 
+// True when `password` matches the user's SCRAM verifier (constant-time comparison); used where a
+// client sends a plain password over its own channel (the console's login form).
+bool check_password(const User& user, std::string_view password);
+
 // Checks a user or object name: letters, digits, '_', '-', '.', '@'; 1..63 characters.
 Status check_user_name(std::string_view name);
 

@@ -296,8 +296,10 @@ class Table {
   // filter means the whole table). Files in `removed` are matched by file_path. A compaction
   // ignores concurrent appends (its rows are unchanged) but fails if one of its files was
   // removed or received new delete files concurrently.
+  // `extra_summary` is recorded in the new snapshot's summary (e.g. a CDC source position).
   Status overwrite(const std::vector<DataFile>& removed, const std::vector<DataFile>& added,
-                   const std::vector<Predicate>& conflict_filter, bool is_compaction = false);
+                   const std::vector<Predicate>& conflict_filter, bool is_compaction = false,
+                   const std::map<std::string, std::string>& extra_summary = {});
   // Adds row-level delete files (operation "delete"/"overwrite" in merge-on-read).
   Status add_deletes(const std::vector<DataFile>& delete_files);
 

@@ -576,7 +576,8 @@ Status Table::append(const std::vector<DataFile>& files_in,
 
 Status Table::overwrite(const std::vector<DataFile>& removed_in,
                         const std::vector<DataFile>& added_in,
-                        const std::vector<Predicate>& conflict_filter, bool is_compaction) {
+                        const std::vector<Predicate>& conflict_filter, bool is_compaction,
+                        const std::map<std::string, std::string>& extra_summary) {
   const std::string name = ident_.to_string();
   if (removed_in.empty() && added_in.empty()) return Status::ok();
   std::vector<DataFile> added_data, added_deletes;
@@ -725,7 +726,7 @@ Status Table::overwrite(const std::vector<DataFile>& removed_in,
           }
         }
         SLUICE_ASSIGN_OR_RETURN(auto summary,
-                                make_summary(operation, base, added, removed_files, {}));
+                                make_summary(operation, base, added, removed_files, extra_summary));
         std::vector<detail::ManifestFile> fresh = new_manifests;
         fresh.insert(fresh.end(), rewritten.begin(), rewritten.end());
         SLUICE_ASSIGN_OR_RETURN(auto md, add_snapshot(base, snapshot_id, fresh, kept, summary,

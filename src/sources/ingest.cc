@@ -26,16 +26,8 @@
 #include "sources/sources.h"
 
 namespace sluice::sources {
-namespace {
 
-using detail::KeyRange;
-using detail::MappedColumn;
-using detail::SourceColumn;
-
-constexpr const char* kWatermarkKey = "sluice.watermark";
-constexpr const char* kWatermarkSnapshotKey = "sluice.watermark-snapshot";
-
-std::string now_utc_text() {
+std::string detail::now_utc_text() {
   auto now = std::chrono::system_clock::now();
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
   std::time_t secs = static_cast<std::time_t>(us / 1000000);
@@ -45,6 +37,31 @@ std::string now_utc_text() {
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
   return fmt::format("{}.{:06d}+00", buf, us % 1000000);
 }
+
+Status detail::write_quarantine(engine::LakeSession& lake, const lake::TableIdent& quarantine,
+                                const std::string& source, const std::string& qtable) {
+  auto& cat = lake.catalog();
+  if (!cat.table_exists(quarantine)) {
+    SLUICE_RETURN_IF_ERROR(
+        lake.run("CREATE TABLE " + quarantine.to_string() +
+                 " (_source VARCHAR, source_table VARCHAR, reason VARCHAR, column_name VARCHAR, "
+                 "raw_row VARCHAR, source_position VARCHAR, _ingested_at TIMESTAMPTZ) "
+                 "PARTITIONED BY (day(_ingested_at))")
+            .status());
+  }
+  SLUICE_ASSIGN_OR_RETURN(auto qt, cat.load_table(quarantine));
+  SLUICE_ASSIGN_OR_RETURN(auto qfiles, lake.write_data_files(qt, "SELECT * FROM " + qtable));
+  return qt.append(qfiles, {{"sluice.source", source}});
+}
+
+namespace {
+
+using detail::KeyRange;
+using detail::MappedColumn;
+using detail::SourceColumn;
+
+constexpr const char* kWatermarkKey = "sluice.watermark";
+constexpr const char* kWatermarkSnapshotKey = "sluice.watermark-snapshot";
 
 bool simple_ident(std::string_view s) {
   if (s.empty() || !(std::islower(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
@@ -126,7 +143,7 @@ class Ingester {
     SLUICE_ASSIGN_OR_RETURN(workers_, reader_->begin(parallelism));
     meta_.source = src_.name;
     meta_.load_type = opts_.mode == LoadMode::kSnapshot ? "snapshot" : "incremental";
-    meta_.ingested_at = now_utc_text();
+    meta_.ingested_at = detail::now_utc_text();
     meta_.position = reader_->position();
     std::error_code ec;
     std::filesystem::create_directories(opts_.work_dir, ec);
@@ -601,19 +618,7 @@ class Ingester {
   }
 
   Status write_quarantine(const TablePlan& p, const std::string& qtable) {
-    auto& cat = lake_.catalog();
-    if (!cat.table_exists(p.quarantine)) {
-      SLUICE_RETURN_IF_ERROR(
-          lake_
-              .run("CREATE TABLE " + p.quarantine.to_string() +
-                   " (_source VARCHAR, source_table VARCHAR, reason VARCHAR, column_name VARCHAR, "
-                   "raw_row VARCHAR, source_position VARCHAR, _ingested_at TIMESTAMPTZ) "
-                   "PARTITIONED BY (day(_ingested_at))")
-              .status());
-    }
-    SLUICE_ASSIGN_OR_RETURN(auto qt, cat.load_table(p.quarantine));
-    SLUICE_ASSIGN_OR_RETURN(auto qfiles, lake_.write_data_files(qt, "SELECT * FROM " + qtable));
-    return qt.append(qfiles, {{"sluice.source", src_.name}});
+    return detail::write_quarantine(lake_, p.quarantine, src_.name, qtable);
   }
 
   const SourceConfig& src_;
@@ -629,6 +634,8 @@ class Ingester {
 Result<IngestReport> ingest(const SourceConfig& source, engine::LakeSession& lake,
                             const IngestOptions& options) {
   if (options.work_dir.empty()) return invalid_argument("ingest: work_dir is required");
+  if (source.kind == SourceKind::kFiles) return detail::ingest_files(source, lake, options);
+  if (source.kind == SourceKind::kRest) return detail::ingest_rest(source, lake, options);
   Ingester ing(source, lake, options);
   return ing.run();
 }

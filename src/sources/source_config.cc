@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "sources/sources.h"
+#include "sources/sources_internal.h"
 
 namespace sluice::sources {
 namespace {
@@ -50,6 +51,24 @@ Status parse_table(const Reader& r, const std::string& name, const toml::node& n
       SLUICE_ASSIGN_OR_RETURN(t->look_back, r.integer(v, key, 0, INT64_MAX / 4));
     } else if (key == "chunk_rows") {
       SLUICE_ASSIGN_OR_RETURN(t->chunk_rows, r.integer(v, key, 1000, INT64_MAX));
+    } else if (key == "pattern" || key == "format" || key == "delimiter" || key == "path" ||
+               key == "records") {
+      SLUICE_ASSIGN_OR_RETURN(auto s, r.str(v, key));
+      if (key == "format" && s != "csv" && s != "jsonl" && s != "parquet") {
+        return r.bad(v, fmt::format("unknown format '{}'; use csv, jsonl or parquet", s));
+      }
+      if (key == "delimiter" && s.size() != 1) {
+        return r.bad(v, "key 'delimiter' expects one character");
+      }
+      (key == "pattern"     ? t->pattern
+       : key == "format"    ? t->format
+       : key == "delimiter" ? t->delimiter
+       : key == "path"      ? t->path
+                            : t->records) = s;
+    } else if (key == "header") {
+      auto b = v.value<bool>();
+      if (!b || !v.is_boolean()) return r.bad(v, "key 'header' expects true or false");
+      t->header = *b;
     } else if (key == "key") {
       const auto* arr = v.as_array();
       if (arr == nullptr) return r.bad(v, "key 'key' expects an array of column names");
@@ -59,8 +78,59 @@ Status parse_table(const Reader& r, const std::string& name, const toml::node& n
       }
     } else {
       return r.bad(v, fmt::format("unknown key '{}' in [tables.{}]; known keys: cursor, "
-                                  "look_back, key, chunk_rows",
+                                  "look_back, key, chunk_rows (files: pattern, format, "
+                                  "delimiter, header; rest: path, records)",
                                   key, name));
+    }
+  }
+  return Status::ok();
+}
+
+Status parse_cdc(const Reader& r, const toml::node& node, CdcConfig* c) {
+  const auto* tbl = node.as_table();
+  if (tbl == nullptr) return r.bad(node, "[cdc] must be a table");
+  for (const auto& [k, v] : *tbl) {
+    std::string key(k.str());
+    if (key == "enabled") {
+      auto b = v.value<bool>();
+      if (!b || !v.is_boolean()) return r.bad(v, "key 'enabled' in [cdc] expects true or false");
+      c->enabled = *b;
+      c->options[key] = *b ? "true" : "false";
+      continue;
+    }
+    if (key == "slot" || key == "publication") {
+      SLUICE_ASSIGN_OR_RETURN(auto s, r.str(v, key));
+      bool ok = !s.empty() && s.size() <= 63;
+      for (char ch : s)
+        ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_');
+      if (!ok) {
+        return r.bad(v, fmt::format("key '{}' in [cdc] must be 1 to 63 characters of a-z, 0-9 "
+                                    "and _, got '{}'",
+                                    key, s));
+      }
+      (key == "slot" ? c->slot : c->publication) = s;
+      c->options[key] = s;
+    } else if (key == "server_id") {
+      SLUICE_ASSIGN_OR_RETURN(c->server_id, r.integer(v, key, 1, 4294967295LL));
+      c->options[key] = std::to_string(c->server_id);
+    } else if (key == "heartbeat_ms") {
+      SLUICE_ASSIGN_OR_RETURN(c->heartbeat_ms, r.integer(v, key, 100, 3600000));
+      c->options[key] = std::to_string(c->heartbeat_ms);
+    } else if (key == "max_retained_wal_mb") {
+      SLUICE_ASSIGN_OR_RETURN(c->max_retained_wal_mb, r.integer(v, key, 1, INT64_MAX / (1 << 20)));
+      c->options[key] = std::to_string(c->max_retained_wal_mb);
+    } else if (v.is_string() || v.is_integer() || v.is_boolean()) {
+      // Reader-specific keys (e.g. a MariaDB reader's start position) are kept as text.
+      if (auto s = v.value<std::string>(); s && v.is_string()) {
+        c->options[key] = *s;
+      } else if (v.is_integer()) {
+        c->options[key] = std::to_string(*v.value<int64_t>());
+      } else {
+        c->options[key] = *v.value<bool>() ? "true" : "false";
+      }
+    } else {
+      return r.bad(v,
+                   fmt::format("key '{}' in [cdc] expects a string, an integer or a boolean", key));
     }
   }
   return Status::ok();
@@ -90,8 +160,13 @@ Result<SourceConfig> parse_source_config(std::string_view text, std::string_view
         c.kind = SourceKind::kPostgres;
       } else if (t == "mysql" || t == "mariadb") {
         c.kind = SourceKind::kMysql;
+      } else if (t == "files") {
+        c.kind = SourceKind::kFiles;
+      } else if (t == "rest") {
+        c.kind = SourceKind::kRest;
       } else {
-        return r.bad(v, fmt::format("unknown source type '{}'; use postgres or mysql", t));
+        return r.bad(
+            v, fmt::format("unknown source type '{}'; use postgres, mysql, files or rest", t));
       }
       has_type = true;
     } else if (key == "host") {
@@ -129,18 +204,59 @@ Result<SourceConfig> parse_source_config(std::string_view text, std::string_view
         SLUICE_RETURN_IF_ERROR(parse_table(r, std::string(tk->str()), *tv, &t));
         c.tables.push_back(std::move(t));
       }
+    } else if (key == "cdc") {
+      SLUICE_RETURN_IF_ERROR(parse_cdc(r, v, &c.cdc));
+    } else if (key == "folder" || key == "base_url" || key == "pagination" ||
+               key == "auth_header" || key == "auth_prefix" || key == "token_env" ||
+               key == "cursor_field") {
+      SLUICE_ASSIGN_OR_RETURN(auto s, r.str(v, key));
+      if (key == "pagination" && s != "offset" && s != "cursor" && s != "link") {
+        return r.bad(v, fmt::format("unknown pagination '{}'; use offset, cursor or link", s));
+      }
+      (key == "folder"        ? c.folder
+       : key == "base_url"    ? c.base_url
+       : key == "pagination"  ? c.pagination
+       : key == "auth_header" ? c.auth_header
+       : key == "auth_prefix" ? c.auth_prefix
+       : key == "token_env"   ? c.token_env
+                              : c.cursor_field) = s;
+    } else if (key == "settle_ms") {
+      SLUICE_ASSIGN_OR_RETURN(c.settle_ms, r.integer(v, key, 0, 86400000));
+    } else if (key == "page_size") {
+      SLUICE_ASSIGN_OR_RETURN(c.page_size, r.integer(v, key, 1, 100000));
+    } else if (key == "max_retries") {
+      SLUICE_ASSIGN_OR_RETURN(c.max_retries, r.integer(v, key, 0, 100));
+    } else if (key == "rate_limit_per_s") {
+      auto d = v.value<double>();
+      if (!d || !(v.is_floating_point() || v.is_integer()) || *d < 0) {
+        return r.bad(v, "key 'rate_limit_per_s' expects a number >= 0");
+      }
+      c.rate_limit_per_s = *d;
+    } else if (key == "token") {
+      return r.bad(v,
+                   "tokens never go in source files; name an environment variable with "
+                   "'token_env'");
     } else if (key == "password") {
       return r.bad(v,
                    "passwords never go in source files; name an environment variable "
                    "with 'password_env'");
     } else {
-      return r.bad(v, fmt::format("unknown key '{}'; known keys: type, host, port, database, "
-                                  "schema, user, password_env, parallelism, chunk_rows, tables",
-                                  key));
+      return r.bad(v,
+                   fmt::format("unknown key '{}'; known keys: type, host, port, database, "
+                               "schema, user, password_env, parallelism, chunk_rows, tables, cdc "
+                               "(files: folder, settle_ms; rest: base_url, pagination, page_size, "
+                               "auth_header, auth_prefix, token_env, rate_limit_per_s, "
+                               "max_retries, cursor_field)",
+                               key));
     }
   }
   if (!has_type) {
-    return invalid_argument(fmt::format("{}: missing 'type' (postgres or mysql)", file));
+    return invalid_argument(
+        fmt::format("{}: missing 'type' (postgres, mysql, files or rest)", file));
+  }
+  if (c.kind == SourceKind::kFiles || c.kind == SourceKind::kRest) {
+    SLUICE_RETURN_IF_ERROR(detail::validate_file_rest_source(c));
+    return c;
   }
   if (c.database.empty()) return invalid_argument(fmt::format("{}: missing 'database'", file));
   if (c.tables.empty()) {

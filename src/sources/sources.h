@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,7 +27,7 @@
 
 namespace sluice::sources {
 
-enum class SourceKind { kPostgres, kMysql };
+enum class SourceKind { kPostgres, kMysql, kFiles, kRest };
 
 struct TableConfig {
   std::string name;    // table name in the source (schema from SourceConfig)
@@ -37,6 +38,27 @@ struct TableConfig {
   int64_t look_back = 0;
   std::vector<std::string> key;  // overrides the primary key (chunking, de-duplication)
   int64_t chunk_rows = 0;        // 0: the source's chunk_rows
+  // type = "files": a glob (relative to the folder, `*` `?` `[..]`) and the format.
+  std::string pattern;
+  std::string format;           // csv | jsonl | parquet
+  std::string delimiter = ",";  // csv
+  bool header = true;           // csv
+  // type = "rest": the endpoint path (after base_url) and the JSON path of the records array
+  // ("data", "result.items"; empty: the body is the array).
+  std::string path;
+  std::string records;
+};
+
+// The optional [cdc] table of a source file: change data capture (docs/cdc.md). Each reader
+// uses the keys it needs; every key is also kept as text in `options` (generic access).
+struct CdcConfig {
+  bool enabled = false;                // `sluice up` streams this source
+  std::string slot;                    // PostgreSQL replication slot; empty: sluice_<source>
+  std::string publication;             // PostgreSQL publication; empty: sluice_<source>
+  int64_t server_id = 0;               // MariaDB/MySQL replica server id; 0: the reader picks one
+  int64_t heartbeat_ms = 10000;        // idle feedback / heartbeat period
+  int64_t max_retained_wal_mb = 1024;  // retained WAL/binlog above this is an alert
+  std::map<std::string, std::string> options;  // every key of [cdc], as text
 };
 
 struct SourceConfig {
@@ -51,7 +73,21 @@ struct SourceConfig {
   int parallelism = 4;       // PostgreSQL reader connections sharing one exported snapshot
   int64_t chunk_rows = 500000;
   std::vector<TableConfig> tables;  // in file order
-  std::string file;                 // where it was read from, for messages
+  CdcConfig cdc;                    // [cdc]
+  // type = "files" (docs/sources.md#file-drops)
+  std::string folder;        // relative paths are relative to the source file's folder
+  int64_t settle_ms = 2000;  // a file is read once its size and mtime are this old
+  // type = "rest" (docs/sources.md#rest-apis)
+  std::string base_url;               // http://host:port[/prefix]
+  std::string pagination = "offset";  // offset | cursor | link
+  int64_t page_size = 100;
+  std::string auth_header = "Authorization";
+  std::string auth_prefix = "Bearer ";
+  std::string token_env;        // environment variable holding the token
+  double rate_limit_per_s = 0;  // 0: unlimited
+  int64_t max_retries = 5;
+  std::string cursor_field = "next_cursor";  // cursor pagination: where the next cursor is
+  std::string file;                          // where it was read from, for messages
 };
 
 // Parses a source file's text; errors read "<file>:<line>:<column>: ...".
@@ -68,7 +104,7 @@ struct IngestOptions {
   std::filesystem::path work_dir;   // chunk files; required
   // Test hook: fail the load of this table after this many chunks were written (crash tests).
   std::string fail_table;
-  int fail_after_chunks = -1;
+  int fail_after_chunks = -1;  // files: files read; rest: pages read
 };
 
 struct TableReport {
@@ -129,5 +165,28 @@ struct ActivityOptions {
 // orders shipped, cancelled orders purged, stock moved) at `rate`; returns counts per kind.
 Result<GenCounts> gen_activity(const Endpoint& pg, const Endpoint& mysql,
                                const ActivityOptions& options);
+
+// `sluice gen crm-api`: a small local CRM JSON API for the REST source's demo and tests
+// (docs/sources.md#the-demo-crm-api). GET /customers and /interactions page with ?offset&limit,
+// ?cursor&limit or the Link header (every answer carries all three: the body's `next_cursor` and
+// `next_offset`, and Link rel="next"); ?updated_since filters on updated_at. A bearer token is
+// required; `fail_rate` of the requests answer 429 or 503 (retry tests). GET /_stats counts.
+struct CrmApiOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  int customers = 200;  // interactions: 3 per customer
+  uint64_t seed = 42;
+  double fail_rate = 0;
+  std::string token;    // required bearer token
+  int api_version = 1;  // 2 adds a `segment` field to customers (schema evolution)
+};
+class CrmApi {
+ public:
+  virtual ~CrmApi() = default;
+  virtual uint16_t port() const = 0;
+  virtual void run_until_signal() = 0;
+  virtual void stop() = 0;
+};
+Result<std::unique_ptr<CrmApi>> start_crm_api(const CrmApiOptions& options);
 
 }  // namespace sluice::sources

@@ -62,4 +62,21 @@ std::string range_condition(const KeyRange& r, std::string_view column);
 // unquoted empty field is NULL; read with allow_quoted_nulls = false).
 void append_csv_field(std::string& out, const char* data, size_t len);
 
+// ---------------------------------------------------------------------------------------------
+// Shared by the DB, file-drop and REST sources (ingest.cc).
+
+// Now, UTC, as a TIMESTAMPTZ literal's text ("2026-11-21 15:00:00.123456+00").
+std::string now_utc_text();
+// Appends the rows of the DuckDB table `qtable` (the quarantine columns: _source, source_table,
+// reason, column_name, raw_row, source_position, _ingested_at) to `quarantine`, creating it.
+Status write_quarantine(engine::LakeSession& lake, const lake::TableIdent& quarantine,
+                        const std::string& source, const std::string& qtable);
+
+// type = "files" and type = "rest" (file_drop.cc, rest_source.cc).
+Status validate_file_rest_source(SourceConfig& c);
+Result<IngestReport> ingest_files(const SourceConfig& source, engine::LakeSession& lake,
+                                  const IngestOptions& options);
+Result<IngestReport> ingest_rest(const SourceConfig& source, engine::LakeSession& lake,
+                                 const IngestOptions& options);
+
 }  // namespace sluice::sources::detail

@@ -164,13 +164,14 @@ TEST(SourceConfig, ErrorsNameFileLineAndKey) {
     return c.is_ok() ? std::string("ok") : c.status().message();
   };
   EXPECT_EQ(err("type = \"oracle\"\n"),
-            "sources/x.toml:1:8: unknown source type 'oracle'; use postgres or mysql");
+            "sources/x.toml:1:8: unknown source type 'oracle'; use postgres, mysql, files or rest");
   EXPECT_EQ(err("type = \"mysql\"\ndatabase = \"d\"\npassword = \"x\"\n"),
             "sources/x.toml:3:12: passwords never go in source files; name an environment "
             "variable with 'password_env'");
   EXPECT_EQ(err("type = \"mysql\"\ndatabase = \"d\"\n[tables.t]\ncursr = \"x\"\n"),
             "sources/x.toml:4:9: unknown key 'cursr' in [tables.t]; known keys: cursor, "
-            "look_back, key, chunk_rows");
+            "look_back, key, chunk_rows (files: pattern, format, delimiter, header; rest: path, "
+            "records)");
   EXPECT_EQ(err("type = \"mysql\"\ndatabase = \"d\"\n"),
             "sources/x.toml: no tables; add [tables.<name>] sections");
   EXPECT_EQ(err("type = \"mysql\"\nport = 99999\n"),

@@ -1,0 +1,1197 @@
+// The CDC pipeline. See pipeline.h.
+//
+// Exactly once in the lake: every lake commit of a table records the position of the last
+// change it holds ("sluice.cdc.position" in its snapshot summary); after all tables of a batch
+// committed, checkpoint.json records the batch's position and only then is it confirmed to the
+// source. A restart resumes from the checkpoint and skips, per table, the changes that table
+// already committed, so a crash between two table commits neither loses nor doubles a change.
+#include "cdc/pipeline.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+#include "cdc/pg_reader.h"
+#include "common/log.h"
+#include "sources/sources_internal.h"
+
+namespace sluice::cdc {
+
+namespace sd = sources::detail;
+using Json = nlohmann::ordered_json;
+
+namespace {
+
+constexpr const char* kPositionKey = "sluice.cdc.position";
+constexpr const char* kResumeKey = "sluice.cdc.resume";
+constexpr const char* kSchemaVersionKey = "sluice.cdc.schema_version";
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+const std::set<std::string>& meta_columns() {
+  static const std::set<std::string> m = {"_op",        "_load_type", "_lsn",
+                                          "_seq",       "_position",  "_txid",
+                                          "_commit_ts", "_snapshot",  "_ingested_at"};
+  return m;
+}
+
+// A column's lake type: (DuckDB spelling, Iceberg primitive name).
+std::pair<std::string, std::string> lake_type(const Column& c) {
+  switch (c.kind) {
+    case ValueKind::kBool:
+      return {"BOOLEAN", "boolean"};
+    case ValueKind::kInt16:
+    case ValueKind::kInt32:
+      return {"INTEGER", "int"};
+    case ValueKind::kInt64:
+      return {"BIGINT", "long"};
+    case ValueKind::kFloat32:
+      return {"FLOAT", "float"};
+    case ValueKind::kFloat64:
+      return {"DOUBLE", "double"};
+    case ValueKind::kDecimal:
+      if (c.precision >= 1 && c.precision <= 38) {
+        return {fmt::format("DECIMAL({},{})", c.precision, c.scale),
+                fmt::format("decimal({}, {})", c.precision, c.scale)};
+      }
+      return {"VARCHAR", "string"};  // unconstrained numeric: exact as text
+    case ValueKind::kDate:
+      return {"DATE", "date"};
+    case ValueKind::kTime:
+      return {"TIME", "time"};
+    case ValueKind::kTimestamp:
+      return {"TIMESTAMP", "timestamp"};
+    case ValueKind::kTimestampTz:
+      return {"TIMESTAMPTZ", "timestamptz"};
+    case ValueKind::kBytes:
+      return {"BLOB", "binary"};
+    default:
+      return {"VARCHAR", "string"};
+  }
+}
+
+std::string duck_of_iceberg(const std::string& p) {
+  static const std::map<std::string, std::string> m = {
+      {"boolean", "BOOLEAN"}, {"int", "INTEGER"},         {"long", "BIGINT"},
+      {"float", "FLOAT"},     {"double", "DOUBLE"},       {"date", "DATE"},
+      {"time", "TIME"},       {"timestamp", "TIMESTAMP"}, {"timestamptz", "TIMESTAMPTZ"},
+      {"string", "VARCHAR"},  {"uuid", "UUID"},           {"binary", "BLOB"}};
+  auto it = m.find(p);
+  if (it != m.end()) return it->second;
+  if (p.rfind("decimal(", 0) == 0) {
+    std::string inner = p.substr(8, p.size() - 9);
+    inner.erase(std::remove(inner.begin(), inner.end(), ' '), inner.end());
+    return "DECIMAL(" + inner + ")";
+  }
+  return "VARCHAR";
+}
+
+std::pair<int, int> decimal_ps(const std::string& p) {
+  int a = 0, b = 0;
+  if (std::sscanf(p.c_str(), "decimal(%d, %d)", &a, &b) != 2)
+    std::sscanf(p.c_str(), "decimal(%d,%d)", &a, &b);
+  return {a, b};
+}
+
+// How an existing lake column of type `have` takes values of type `want`: "" (as is), "widen"
+// (ALTER COLUMN TYPE), or an error text.
+std::string evolution(const std::string& have, const std::string& want) {
+  if (have == want || have == "string") return "";
+  if ((have == "long" && want == "int") || (have == "double" && want == "float")) return "";
+  if ((have == "int" && want == "long") || (have == "float" && want == "double")) return "widen";
+  if (have.rfind("decimal", 0) == 0 && want.rfind("decimal", 0) == 0) {
+    auto [hp, hs] = decimal_ps(have);
+    auto [wp, ws] = decimal_ps(want);
+    if (hs == ws && wp >= hp) return wp == hp ? "" : "widen";
+    if (hs == ws) return "";
+  }
+  return fmt::format("type {} cannot hold {} values", have, want);
+}
+
+std::string hex(std::string_view s) {
+  static const char* d = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size() * 2);
+  for (unsigned char c : s) {
+    out.push_back(d[c >> 4]);
+    out.push_back(d[c & 15]);
+  }
+  return out;
+}
+
+std::string base64(std::string_view s) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < s.size(); i += 3) {
+    uint32_t v = (static_cast<uint8_t>(s[i]) << 16) | (static_cast<uint8_t>(s[i + 1]) << 8) |
+                 static_cast<uint8_t>(s[i + 2]);
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
+  }
+  if (i + 1 == s.size()) {
+    uint32_t v = static_cast<uint8_t>(s[i]) << 16;
+    out += {t[v >> 18], t[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == s.size()) {
+    uint32_t v = (static_cast<uint8_t>(s[i]) << 16) | (static_cast<uint8_t>(s[i + 1]) << 8);
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+// Debezium / Kafka Connect schema of one column.
+Json connect_field(const Column& c) {
+  Json f;
+  switch (c.kind) {
+    case ValueKind::kBool:
+      f["type"] = "boolean";
+      break;
+    case ValueKind::kInt16:
+      f["type"] = "int16";
+      break;
+    case ValueKind::kInt32:
+      f["type"] = "int32";
+      break;
+    case ValueKind::kInt64:
+      f["type"] = "int64";
+      break;
+    case ValueKind::kFloat32:
+      f["type"] = "float";
+      break;
+    case ValueKind::kFloat64:
+      f["type"] = "double";
+      break;
+    case ValueKind::kBytes:
+      f["type"] = "bytes";
+      break;
+    case ValueKind::kTimestampTz:
+      f["type"] = "string";
+      f["name"] = "io.debezium.time.ZonedTimestamp";
+      break;
+    case ValueKind::kUuid:
+      f["type"] = "string";
+      f["name"] = "io.debezium.data.Uuid";
+      break;
+    case ValueKind::kJson:
+      f["type"] = "string";
+      f["name"] = "io.debezium.data.Json";
+      break;
+    default:
+      f["type"] = "string";
+      break;
+  }
+  f["optional"] = !c.key && c.nullable;
+  f["field"] = c.name;
+  return f;
+}
+
+Json json_value(const Column& c, const Value& v) {
+  if (!v) return nullptr;
+  const std::string& s = *v;
+  switch (c.kind) {
+    case ValueKind::kBool:
+      return s == "true";
+    case ValueKind::kInt16:
+    case ValueKind::kInt32:
+    case ValueKind::kInt64: {
+      char* end = nullptr;
+      long long x = std::strtoll(s.c_str(), &end, 10);
+      if (end && *end == 0) return x;
+      return s;
+    }
+    case ValueKind::kFloat32:
+    case ValueKind::kFloat64: {
+      char* end = nullptr;
+      double x = std::strtod(s.c_str(), &end);
+      if (end && *end == 0 && std::isfinite(x)) return x;
+      return s;
+    }
+    case ValueKind::kBytes:
+      return base64(s);
+    default:
+      return s;
+  }
+}
+
+Json row_json(const TableSchema& schema, const std::optional<Row>& row, bool key_only) {
+  if (!row) return nullptr;
+  Json o = Json::object();
+  for (size_t i = 0; i < schema.columns.size() && i < row->values.size(); ++i) {
+    if (key_only && !schema.columns[i].key) continue;
+    o[schema.columns[i].name] = json_value(schema.columns[i], row->values[i]);
+  }
+  return o;
+}
+
+std::string key_text(const TableSchema& s, const Row& r) {
+  std::string k;
+  for (size_t i = 0; i < s.columns.size(); ++i) {
+    if (!s.columns[i].key) continue;
+    k += r.values[i] ? *r.values[i] : std::string("\x01NULL");
+    k.push_back('\x1f');
+  }
+  return k;
+}
+
+bool pos_after(uint64_t major, uint64_t minor, const Position& p) {
+  return major > p.major || (major == p.major && minor > p.minor);
+}
+
+Result<Position> parse_position(const std::string& text) {
+  Position p;
+  auto colon = text.find(':');
+  if (colon == std::string::npos) return invalid_argument("bad CDC position '" + text + "'");
+  p.major = std::stoull(text.substr(0, colon));
+  p.minor = std::stoull(text.substr(colon + 1));
+  return p;
+}
+
+// The position the latest CDC commit of a table recorded (walking back over commits that did
+// not record one, such as compactions).
+Position committed_position(const lake::Table& t) {
+  const auto& md = t.metadata();
+  const lake::Snapshot* s = md.current_snapshot();
+  while (s != nullptr) {
+    auto it = s->summary.find(kPositionKey);
+    if (it != s->summary.end()) {
+      auto p = parse_position(it->second);
+      if (p.is_ok()) {
+        auto r = s->summary.find(kResumeKey);
+        if (r != s->summary.end()) p->resume = r->second;
+        return *p;
+      }
+    }
+    s = s->parent_snapshot_id ? md.snapshot_by_id(*s->parent_snapshot_id) : nullptr;
+  }
+  return Position{};
+}
+
+Status write_file_atomic(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return io_error("cannot write " + tmp.string());
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n <= 0) {
+      ::close(fd);
+      return io_error("cannot write " + tmp.string());
+    }
+    off += static_cast<size_t>(n);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return io_error("cannot rename " + tmp.string() + ": " + ec.message());
+  int dfd = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return Status::ok();
+}
+
+// librdkafka idempotent producer; delivery failures are counted and reported by flush().
+class Producer {
+ public:
+  static Result<std::unique_ptr<Producer>> open(const std::string& bootstrap) {
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    auto set = [&](const char* k, const char* v) -> Status {
+      if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
+        return invalid_argument(fmt::format("bus producer setting {}={}: {}", k, v, err));
+      }
+      return Status::ok();
+    };
+    auto p = std::unique_ptr<Producer>(new Producer());
+    Status st = set("bootstrap.servers", bootstrap.c_str());
+    if (st.is_ok()) st = set("enable.idempotence", "true");
+    if (st.is_ok()) st = set("acks", "all");
+    if (st.is_ok()) st = set("linger.ms", "5");
+    if (st.is_ok()) st = set("message.timeout.ms", "60000");
+    if (!st.is_ok()) {
+      rd_kafka_conf_destroy(conf);
+      return st;
+    }
+    rd_kafka_conf_set_opaque(conf, p.get());
+    rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+      auto* self = static_cast<Producer*>(opaque);
+      if (m->err) {
+        ++self->failed_;
+        self->last_error_ = rd_kafka_err2str(m->err);
+      }
+    });
+    p->rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (p->rk_ == nullptr) return unavailable(std::string("bus producer: ") + err);
+    return p;
+  }
+  ~Producer() {
+    if (rk_) {
+      rd_kafka_flush(rk_, 5000);
+      rd_kafka_destroy(rk_);
+    }
+  }
+  Status produce(const std::string& topic, const std::string& key,
+                 const std::optional<std::string>& value) {
+    void* vdata = value ? const_cast<char*>(value->data()) : nullptr;
+    size_t vlen = value ? value->size() : 0;
+    for (;;) {
+      rd_kafka_resp_err_t e = rd_kafka_producev(
+          rk_, RD_KAFKA_V_TOPIC(topic.c_str()),
+          RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()), RD_KAFKA_V_VALUE(vdata, vlen),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_poll(rk_, 50);
+        continue;
+      }
+      if (e)
+        return unavailable(
+            fmt::format("bus: cannot produce to {}: {}", topic, rd_kafka_err2str(e)));
+      return Status::ok();
+    }
+  }
+  Status flush(int timeout_ms) {
+    rd_kafka_resp_err_t e = rd_kafka_flush(rk_, timeout_ms);
+    if (e)
+      return unavailable(fmt::format("bus: delivery not confirmed within {} ms ({})", timeout_ms,
+                                     rd_kafka_err2str(e)));
+    if (failed_ > 0) {
+      int64_t n = failed_;
+      failed_ = 0;
+      return unavailable(
+          fmt::format("bus: {} change events were not delivered: {}", n, last_error_));
+    }
+    return Status::ok();
+  }
+
+ private:
+  Producer() = default;
+  rd_kafka_t* rk_ = nullptr;
+  int64_t failed_ = 0;
+  std::string last_error_;
+};
+
+}  // namespace
+
+std::string raw_table_name(const std::string& source, const std::string& table) {
+  return "raw." + source + "_" + table + "_changes";
+}
+std::string refined_table_name(const std::string& source, const std::string& table) {
+  return "refined." + source + "_" + table;
+}
+
+std::string debezium_key(const ChangeEvent& e, const std::string& topic_prefix) {
+  const TableSchema& s = *e.schema;
+  Json fields = Json::array();
+  for (const auto& c : s.columns)
+    if (c.key) fields.push_back(connect_field(c));
+  Json k;
+  k["schema"] = {{"type", "struct"},
+                 {"fields", fields},
+                 {"optional", false},
+                 {"name", fmt::format("{}.{}.{}.Key", topic_prefix, s.schema, s.table)}};
+  const auto& row = e.after ? e.after : e.before;
+  k["payload"] = row ? row_json(s, row, true) : Json(nullptr);
+  return k.dump();
+}
+
+std::string debezium_value(const ChangeEvent& e, const Transaction& t,
+                           const sources::SourceConfig& source, const std::string& topic_prefix) {
+  const TableSchema& s = *e.schema;
+  const bool pg = source.kind == sources::SourceKind::kPostgres;
+  const std::string name = fmt::format("{}.{}.{}", topic_prefix, s.schema, s.table);
+  Json cols = Json::array();
+  for (const auto& c : s.columns)
+    cols.push_back(connect_field(c));
+  Json row_schema = {
+      {"type", "struct"}, {"fields", cols}, {"optional", true}, {"name", name + ".Value"}};
+  Json before_schema = row_schema;
+  before_schema["field"] = "before";
+  Json after_schema = row_schema;
+  after_schema["field"] = "after";
+  auto str = [](const char* f, bool opt) {
+    return Json{{"type", "string"}, {"optional", opt}, {"field", f}};
+  };
+  auto i64 = [](const char* f, bool opt) {
+    return Json{{"type", "int64"}, {"optional", opt}, {"field", f}};
+  };
+  Json source_fields = Json::array({str("version", false), str("connector", false),
+                                    str("name", false), i64("ts_ms", false), str("snapshot", true),
+                                    str("db", false), str("schema", false), str("table", false),
+                                    str("txId", true), i64("lsn", true), str("position", true)});
+  Json schema = {
+      {"type", "struct"},
+      {"fields", Json::array({before_schema, after_schema,
+                              Json{{"type", "struct"},
+                                   {"fields", source_fields},
+                                   {"optional", false},
+                                   {"name", pg ? "io.debezium.connector.postgresql.Source"
+                                               : "io.debezium.connector.mysql.Source"},
+                                   {"field", "source"}},
+                              str("op", false), i64("ts_ms", true)})},
+      {"optional", false},
+      {"name", name + ".Envelope"}};
+  Json src;
+  src["version"] = "sluice";
+  src["connector"] = pg ? "postgresql" : "mysql";
+  src["name"] = topic_prefix;
+  src["ts_ms"] = t.commit_ts_ms;
+  src["snapshot"] = e.snapshot ? "true" : "false";
+  src["db"] = s.database;
+  src["schema"] = s.schema;
+  src["table"] = s.table;
+  src["txId"] = t.txid.empty() ? Json(nullptr) : Json(t.txid);
+  src["lsn"] = pg ? Json(e.position.major) : Json(nullptr);
+  src["position"] = e.position.resume;
+  Json payload;
+  payload["before"] = row_json(s, e.before, false);
+  payload["after"] = row_json(s, e.after, false);
+  payload["source"] = src;
+  payload["op"] = std::string(1, static_cast<char>(e.op));
+  payload["ts_ms"] = now_ms();
+  Json v;
+  v["schema"] = schema;
+  v["payload"] = payload;
+  return v.dump();
+}
+
+Result<std::optional<Checkpoint>> read_checkpoint(const std::filesystem::path& state_dir) {
+  std::ifstream in(state_dir / "checkpoint.json");
+  if (!in) return std::optional<Checkpoint>();
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    auto j = nlohmann::json::parse(ss.str());
+    Checkpoint c;
+    c.position.major = j.at("major").get<uint64_t>();
+    c.position.minor = j.at("minor").get<uint64_t>();
+    c.position.resume = j.at("resume").get<std::string>();
+    c.snapshot_complete = j.at("snapshot_complete").get<bool>();
+    return std::optional<Checkpoint>(c);
+  } catch (const std::exception& e) {
+    return corruption(fmt::format("{}: {}", (state_dir / "checkpoint.json").string(), e.what()));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct Pipeline::Impl {
+  sources::SourceConfig source;
+  PipelineOptions options;
+  engine::LakeSession* lake;
+  std::unique_ptr<Producer> producer;
+  bool snapshot_complete = false;
+
+  struct LakeCols {
+    std::vector<std::pair<std::string, std::string>> columns;  // (name, iceberg type)
+  };
+  struct TableState {
+    std::string name;
+    lake::TableIdent raw, refined;
+    bool loaded = false;
+    Position raw_pos, refined_pos;
+    LakeCols cols;  // source columns of the lake tables (raw and refined agree)
+    int schema_version = 0;
+  };
+  std::map<std::string, TableState> tables;
+
+  StreamStatus status;
+  std::deque<std::pair<int64_t, int64_t>> rate_samples;  // (ms, events)
+  std::ofstream lag_log;
+
+  Status ensure_tables(TableState& ts, const std::vector<const TableSchema*>& schemas);
+  Status commit_table(TableState& ts,
+                      const std::vector<std::pair<const ChangeEvent*, const Transaction*>>& evs,
+                      const Position& batch_end);
+  Status fill_unchanged(std::vector<Transaction>& batch);
+  Status commit_batch(std::vector<Transaction>& batch, ChangeReader& reader);
+  Result<std::optional<Row>> lookup_refined(TableState& ts, const TableSchema& s,
+                                            const Row& key_row);
+};
+
+Pipeline::Pipeline(sources::SourceConfig source, PipelineOptions options, engine::LakeSession* lake)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->source = std::move(source);
+  impl_->options = std::move(options);
+  impl_->lake = lake;
+  impl_->status.source = impl_->source.name;
+  for (const auto& t : impl_->source.tables) {
+    Impl::TableState ts;
+    ts.name = t.name;
+    ts.raw = *lake::TableIdent::parse(raw_table_name(impl_->source.name, t.name));
+    ts.refined = *lake::TableIdent::parse(refined_table_name(impl_->source.name, t.name));
+    impl_->tables[t.name] = std::move(ts);
+  }
+  if (const char* p = std::getenv("SLUICE_CDC_LAG_LOG")) impl_->lag_log.open(p, std::ios::app);
+}
+
+Pipeline::~Pipeline() = default;
+
+Result<Position> Pipeline::prepare() {
+  std::error_code ec;
+  std::filesystem::create_directories(impl_->options.state_dir, ec);
+  SLUICE_ASSIGN_OR_RETURN(auto cp, read_checkpoint(impl_->options.state_dir));
+  if (cp && cp->snapshot_complete) {
+    impl_->snapshot_complete = true;
+    impl_->status.position = cp->position.resume;
+    return cp->position;
+  }
+  // A bootstrap starts over: drop what a half-done one left.
+  auto& catalog = impl_->lake->catalog();
+  for (auto& [name, ts] : impl_->tables) {
+    for (const auto& id : {ts.raw, ts.refined}) {
+      if (catalog.table_exists(id)) {
+        log::info("cdc bootstrap resets a lake table", {log::kv("table", id.to_string())});
+        SLUICE_RETURN_IF_ERROR(catalog.drop_table(id, true));
+      }
+    }
+  }
+  std::filesystem::remove(impl_->options.state_dir / "checkpoint.json", ec);
+  if (!impl_->options.bootstrap.empty() && !impl_->producer) {
+    SLUICE_ASSIGN_OR_RETURN(impl_->producer, Producer::open(impl_->options.bootstrap));
+  }
+  return Position{};
+}
+
+Status Pipeline::Impl::ensure_tables(TableState& ts,
+                                     const std::vector<const TableSchema*>& schemas) {
+  auto& catalog = lake->catalog();
+  if (!ts.loaded) {
+    if (catalog.table_exists(ts.raw) && catalog.table_exists(ts.refined)) {
+      SLUICE_ASSIGN_OR_RETURN(auto raw, catalog.load_table(ts.raw));
+      SLUICE_ASSIGN_OR_RETURN(auto refined, catalog.load_table(ts.refined));
+      ts.raw_pos = committed_position(raw);
+      ts.refined_pos = committed_position(refined);
+      for (const auto& f : refined.metadata().current_schema().fields) {
+        if (meta_columns().count(f.name)) continue;
+        ts.cols.columns.emplace_back(f.name, f.type->is_primitive() ? f.type->primitive : "string");
+      }
+      if (const auto* s = refined.metadata().current_snapshot()) {
+        auto it = s->summary.find(kSchemaVersionKey);
+        if (it != s->summary.end()) ts.schema_version = std::atoi(it->second.c_str());
+      }
+    } else {
+      // Create both from the first schema.
+      const TableSchema& s = *schemas.front();
+      std::string cols;
+      for (const auto& c : s.columns) {
+        cols += fmt::format("{} {}, ", sd::duck_ident(c.name), lake_type(c).first);
+        ts.cols.columns.emplace_back(c.name, lake_type(c).second);
+      }
+      if (!catalog.table_exists(ts.raw)) {
+        SLUICE_RETURN_IF_ERROR(
+            lake
+                ->run(fmt::format(
+                    "CREATE TABLE {} ({}_op VARCHAR, _load_type VARCHAR, _lsn BIGINT, _seq BIGINT, "
+                    "_position VARCHAR, _txid VARCHAR, _commit_ts TIMESTAMPTZ, _snapshot BOOLEAN, "
+                    "_ingested_at TIMESTAMPTZ)",
+                    ts.raw.to_string(), cols))
+                .status());
+      }
+      if (!catalog.table_exists(ts.refined)) {
+        SLUICE_RETURN_IF_ERROR(
+            lake->run(fmt::format(
+                          "CREATE TABLE {} ({}_lsn BIGINT, _seq BIGINT, _commit_ts TIMESTAMPTZ)",
+                          ts.refined.to_string(), cols))
+                .status());
+      }
+      ts.schema_version = s.version;
+    }
+    ts.loaded = true;
+  }
+  // Evolve: add new columns, widen types; a change the lake cannot take stops the stream.
+  for (const TableSchema* s : schemas) {
+    for (const auto& c : s->columns) {
+      auto want = lake_type(c);
+      auto it = std::find_if(ts.cols.columns.begin(), ts.cols.columns.end(),
+                             [&](const auto& p) { return p.first == c.name; });
+      if (it == ts.cols.columns.end()) {
+        for (const auto& id : {ts.raw, ts.refined}) {
+          SLUICE_RETURN_IF_ERROR(
+              lake->run(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", id.to_string(),
+                                    sd::duck_ident(c.name), want.first))
+                  .status());
+        }
+        log::info("cdc schema evolved", {log::kv("source", source.name), log::kv("table", ts.name),
+                                         log::kv("added", c.name), log::kv("type", want.second)});
+        ts.cols.columns.emplace_back(c.name, want.second);
+        continue;
+      }
+      std::string how = evolution(it->second, want.second);
+      if (how == "widen") {
+        for (const auto& id : {ts.raw, ts.refined}) {
+          SLUICE_RETURN_IF_ERROR(
+              lake->run(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {}", id.to_string(),
+                                    sd::duck_ident(c.name), want.first))
+                  .status());
+        }
+        log::info("cdc schema evolved", {log::kv("source", source.name), log::kv("table", ts.name),
+                                         log::kv("widened", c.name), log::kv("type", want.second)});
+        it->second = want.second;
+      } else if (!how.empty()) {
+        return invalid_argument(fmt::format(
+            "source {}: table {}: column '{}' changed to {} in the source, but lake column {}.{} "
+            "has {}: {}. The stream stopped before this change; nothing is lost (the source keeps "
+            "it). Convert the lake tables by hand (ALTER TABLE) or reset the stream "
+            "(`sluice cdc reset {}`), then start again",
+            source.name, ts.name, c.name, c.source_type, ts.refined.to_string(), c.name, it->second,
+            how, source.name));
+      }
+    }
+    ts.schema_version = std::max(ts.schema_version, s->version);
+  }
+  return Status::ok();
+}
+
+Result<std::optional<Row>> Pipeline::Impl::lookup_refined(TableState& ts, const TableSchema& s,
+                                                          const Row& key_row) {
+  auto& catalog = lake->catalog();
+  if (!catalog.table_exists(ts.refined)) return std::optional<Row>();
+  SLUICE_ASSIGN_OR_RETURN(auto t, catalog.load_table(ts.refined));
+  SLUICE_ASSIGN_OR_RETURN(auto plan, t.plan_scan({}));
+  if (plan.tasks.empty()) return std::optional<Row>();
+  std::string select, where;
+  for (size_t i = 0; i < s.columns.size(); ++i) {
+    const auto& c = s.columns[i];
+    bool in_lake = std::any_of(ts.cols.columns.begin(), ts.cols.columns.end(),
+                               [&](const auto& p) { return p.first == c.name; });
+    select += (i ? ", " : "") + (in_lake ? (c.kind == ValueKind::kBytes
+                                                ? "hex(" + sd::duck_ident(c.name) + ")"
+                                                : "CAST(" + sd::duck_ident(c.name) + " AS VARCHAR)")
+                                         : std::string("NULL"));
+    if (c.key) {
+      if (!key_row.values[i]) return std::optional<Row>();
+      where += fmt::format("{}CAST({} AS VARCHAR) = {}", where.empty() ? "" : " AND ",
+                           sd::duck_ident(c.name), sd::sql_literal(*key_row.values[i]));
+    }
+  }
+  SLUICE_ASSIGN_OR_RETURN(
+      auto res, lake->session().query(fmt::format("SELECT {} FROM ({}) t WHERE {}", select,
+                                                  engine::scan_plan_sql(plan), where)));
+  if (res.rows.empty()) return std::optional<Row>();
+  Row r;
+  r.values = res.rows[0];
+  for (size_t i = 0; i < s.columns.size(); ++i) {
+    if (s.columns[i].kind == ValueKind::kBytes && r.values[i]) {
+      std::string out;
+      const std::string& h = *r.values[i];
+      for (size_t j = 0; j + 1 < h.size(); j += 2)
+        out.push_back(static_cast<char>(std::stoi(h.substr(j, 2), nullptr, 16)));
+      r.values[i] = out;
+    } else if (s.columns[i].kind == ValueKind::kBool && r.values[i]) {
+      r.values[i] = (*r.values[i] == "true" || *r.values[i] == "t") ? "true" : "false";
+    }
+  }
+  return std::optional<Row>(std::move(r));
+}
+
+Status Pipeline::Impl::fill_unchanged(std::vector<Transaction>& batch) {
+  bool any = false;
+  for (const auto& t : batch)
+    for (const auto& e : t.events)
+      any = any || !e.unchanged.empty();
+  if (!any) return Status::ok();
+  // The last known state of rows changed in this batch, by table and key.
+  std::map<std::string, std::unordered_map<std::string, Row>> state;
+  for (auto& t : batch) {
+    for (auto& e : t.events) {
+      if (!e.unchanged.empty() && e.after) {
+        auto& known = state[e.schema->table];
+        Row key_row = *e.after;
+        auto it = known.find(key_text(*e.schema, key_row));
+        std::optional<Row> prev;
+        if (it != known.end()) {
+          prev = it->second;
+        } else {
+          auto ts = tables.find(e.schema->table);
+          if (ts != tables.end()) {
+            SLUICE_ASSIGN_OR_RETURN(prev, lookup_refined(ts->second, *e.schema, key_row));
+          }
+        }
+        if (!prev) {
+          return internal_error(fmt::format(
+              "source {}: table {}: an update left a TOAST-ed value unchanged but Sluice has no "
+              "earlier state of the row (key {}); set REPLICA IDENTITY FULL on the table or reset "
+              "the stream",
+              source.name, e.schema->table, key_text(*e.schema, key_row)));
+        }
+        for (size_t i : e.unchanged) {
+          if (i < prev->values.size()) e.after->values[i] = prev->values[i];
+        }
+        e.unchanged.clear();
+      }
+      if (e.after) {
+        state[e.schema->table][key_text(*e.schema, *e.after)] = *e.after;
+      } else if (e.op == Op::kDelete && e.before) {
+        state[e.schema->table].erase(key_text(*e.schema, *e.before));
+      } else if (e.op == Op::kTruncate) {
+        state[e.schema->table].clear();
+      }
+    }
+  }
+  return Status::ok();
+}
+
+Status Pipeline::Impl::commit_table(
+    TableState& ts, const std::vector<std::pair<const ChangeEvent*, const Transaction*>>& evs,
+    const Position& batch_end) {
+  std::vector<const TableSchema*> schemas;
+  for (const auto& [e, t] : evs) {
+    if (std::find(schemas.begin(), schemas.end(), e->schema.get()) == schemas.end()) {
+      schemas.push_back(e->schema.get());
+    }
+  }
+  SLUICE_RETURN_IF_ERROR(ensure_tables(ts, schemas));
+  const auto& lcols = ts.cols.columns;
+  std::vector<std::string> key_cols;
+  for (const auto& c : evs.back().first->schema->columns)
+    if (c.key) key_cols.push_back(c.name);
+  if (key_cols.empty()) {
+    return invalid_argument(fmt::format(
+        "source {}: table {} has no primary key; add one in the source or name the key columns "
+        "with `key = [...]` in [tables.{}] of {}",
+        source.name, ts.name, ts.name, source.file));
+  }
+
+  // Stage the events as CSV: meta columns, then the lake's source columns.
+  std::string csv;
+  std::map<const TableSchema*, std::vector<int>> maps;  // lake column -> event column
+  bool any_raw = false, any_refined = false;
+  for (const auto& [e, t] : evs) {
+    bool for_raw = pos_after(e->position.major, e->position.minor, ts.raw_pos);
+    bool for_refined = pos_after(e->position.major, e->position.minor, ts.refined_pos);
+    if (!for_raw && !for_refined) continue;
+    any_raw |= for_raw;
+    any_refined |= for_refined;
+    auto& m = maps[e->schema.get()];
+    if (m.empty()) {
+      for (const auto& [name, type] : lcols) {
+        int idx = -1;
+        for (size_t i = 0; i < e->schema->columns.size(); ++i)
+          if (e->schema->columns[i].name == name) idx = static_cast<int>(i);
+        m.push_back(idx);
+      }
+    }
+    auto emit = [&](char op, const std::optional<Row>& row, uint64_t ord, bool raw) {
+      std::string line;
+      auto field = [&](const std::string& v) {
+        sd::append_csv_field(line, v.data(), v.size());
+        line.push_back(',');
+      };
+      field(std::string(1, op));
+      field(std::to_string(e->position.major));
+      field(std::to_string(e->position.minor));
+      field(std::to_string(ord));
+      field(raw ? "true" : "false");
+      field(e->position.resume);
+      field(t->txid);
+      field(std::to_string(t->commit_ts_ms));
+      field(e->snapshot ? "true" : "false");
+      for (size_t j = 0; j < m.size(); ++j) {
+        int i = m[j];
+        if (row && i >= 0 && row->values[static_cast<size_t>(i)]) {
+          const std::string& v = *row->values[static_cast<size_t>(i)];
+          if (e->schema->columns[static_cast<size_t>(i)].kind == ValueKind::kBytes) {
+            std::string h = hex(v);
+            sd::append_csv_field(line, h.data(), h.size());
+          } else {
+            sd::append_csv_field(line, v.data(), v.size());
+          }
+        }
+        if (j + 1 < m.size()) line.push_back(',');
+      }
+      if (m.empty()) line.pop_back();
+      line.push_back('\n');
+      csv += line;
+    };
+    uint64_t ord = e->position.minor * 2;
+    if (e->op == Op::kUpdate && e->before && e->after &&
+        key_text(*e->schema, *e->before) != key_text(*e->schema, *e->after)) {
+      emit('d', e->before, ord - 1, false);  // the key moved: the old key goes away
+    }
+    const auto& row = e->op == Op::kDelete ? e->before : e->after;
+    emit(static_cast<char>(e->op), row, ord, true);
+  }
+  if (!any_raw && !any_refined) return Status::ok();
+  std::filesystem::path file = options.state_dir / fmt::format("stage-{}.csv", ts.name);
+  {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out << csv;
+    if (!out) return io_error("cannot write " + file.string());
+  }
+  std::string columns =
+      "{'_op': 'VARCHAR', '_lsn': 'BIGINT', '_seq': 'BIGINT', '_ord': 'BIGINT', "
+      "'_raw': 'BOOLEAN', '_position': 'VARCHAR', '_txid': 'VARCHAR', "
+      "'_commit_ms': 'BIGINT', '_snapshot': 'BOOLEAN'";
+  std::string conv = "_op, _lsn, _seq, _ord, _raw, _position, _txid, _commit_ms, _snapshot";
+  std::string src_cols;
+  for (size_t j = 0; j < lcols.size(); ++j) {
+    columns += fmt::format(", 'c{}': 'VARCHAR'", j);
+    std::string duck = duck_of_iceberg(lcols[j].second);
+    std::string expr =
+        duck == "BLOB" ? fmt::format("from_hex(c{})", j) : fmt::format("CAST(c{} AS {})", j, duck);
+    conv += fmt::format(", {} AS {}", expr, sd::duck_ident(lcols[j].first));
+    src_cols += sd::duck_ident(lcols[j].first) + ", ";
+  }
+  columns += "}";
+  auto& session = lake->session();
+  SLUICE_RETURN_IF_ERROR(session.execute(fmt::format(
+      "CREATE OR REPLACE TEMP TABLE __cdc_stage AS SELECT {} FROM read_csv({}, columns = {}, "
+      "header = false, auto_detect = false, delim = ',', quote = '\"', escape = '\"', nullstr = "
+      "'', allow_quoted_nulls = false)",
+      conv, sd::sql_literal(file.string()), columns)));
+  auto after = [](const Position& p) {
+    return fmt::format("(_lsn > {0} OR (_lsn = {0} AND _seq > {1}))", p.major, p.minor);
+  };
+  std::map<std::string, std::string> summary = {
+      {kPositionKey, fmt::format("{}:{}", batch_end.major, batch_end.minor)},
+      {kResumeKey, batch_end.resume},
+      {kSchemaVersionKey, std::to_string(ts.schema_version)},
+      {"sluice.cdc.source", source.name}};
+  // Raw: every change, appended.
+  if (any_raw) {
+    SLUICE_ASSIGN_OR_RETURN(auto raw, lake->catalog().load_table(ts.raw));
+    SLUICE_ASSIGN_OR_RETURN(
+        auto files,
+        lake->write_data_files(
+            raw,
+            fmt::format("SELECT {}_op, 'cdc' AS _load_type, _lsn, _seq, _position, _txid, "
+                        "to_timestamp(_commit_ms / 1000.0) AS _commit_ts, _snapshot, "
+                        "get_current_timestamp() "
+                        "AS _ingested_at FROM __cdc_stage WHERE _raw AND {} ORDER BY _lsn, _seq",
+                        src_cols, after(ts.raw_pos))));
+    SLUICE_RETURN_IF_ERROR(raw.append(files, summary));
+    ts.raw_pos = batch_end;
+  }
+  // Refined: the last change per key merged into the current state (copy-on-write of the files
+  // holding changed keys).
+  if (any_refined) {
+    std::string keys, join;
+    for (const auto& k : key_cols) {
+      keys += (keys.empty() ? "" : ", ") + sd::duck_ident(k);
+      join += fmt::format("{0}f.{1} = t.{1}", join.empty() ? "" : " AND ", sd::duck_ident(k));
+    }
+    std::string base = after(ts.refined_pos);
+    SLUICE_ASSIGN_OR_RETURN(
+        auto trunc,
+        session.query(fmt::format("SELECT _lsn, _ord FROM __cdc_stage WHERE _op = 't' AND "
+                                  "{} ORDER BY _lsn DESC, _ord DESC LIMIT 1",
+                                  base)));
+    bool truncated = !trunc.rows.empty();
+    if (truncated) {
+      base += fmt::format(" AND (_lsn > {0} OR (_lsn = {0} AND _ord > {1}))", *trunc.rows[0][0],
+                          *trunc.rows[0][1]);
+    }
+    SLUICE_RETURN_IF_ERROR(session.execute(fmt::format(
+        "CREATE OR REPLACE TEMP TABLE __cdc_final AS SELECT * FROM __cdc_stage WHERE {} AND _op <> "
+        "'t' QUALIFY row_number() OVER (PARTITION BY {} ORDER BY _lsn DESC, _ord DESC) = 1",
+        base, keys)));
+    for (int attempt = 0;; ++attempt) {
+      SLUICE_ASSIGN_OR_RETURN(auto refined, lake->catalog().load_table(ts.refined));
+      SLUICE_ASSIGN_OR_RETURN(auto plan, refined.plan_scan({}));
+      std::vector<lake::DataFile> removed;
+      lake::ScanPlan kept = plan;
+      kept.tasks.clear();
+      if (!plan.tasks.empty()) {
+        std::set<std::string> affected;
+        if (truncated) {
+          for (const auto& t : plan.tasks)
+            affected.insert(t.data_file.file_path);
+        } else {
+          SLUICE_ASSIGN_OR_RETURN(
+              auto res, session.query(fmt::format(
+                            "SELECT DISTINCT {} FROM ({}) t WHERE EXISTS (SELECT 1 FROM "
+                            "__cdc_final f WHERE {})",
+                            engine::kScanFileColumn, engine::scan_plan_sql(plan, true), join)));
+          for (const auto& r : res.rows)
+            if (r[0]) affected.insert(*r[0]);
+        }
+        for (const auto& t : plan.tasks) {
+          if (affected.count(t.data_file.file_path)) {
+            removed.push_back(t.data_file);
+            if (!truncated) kept.tasks.push_back(t);
+          }
+        }
+      }
+      std::string select = fmt::format(
+          "SELECT {}_lsn, _seq, to_timestamp(_commit_ms / 1000.0) AS _commit_ts FROM __cdc_final "
+          "WHERE _op <> 'd'",
+          src_cols);
+      if (!kept.tasks.empty()) {
+        select = fmt::format(
+            "SELECT {0}_lsn, _seq, _commit_ts FROM ({1}) t WHERE NOT EXISTS (SELECT 1 FROM "
+            "__cdc_final f WHERE {2}) UNION ALL {3}",
+            src_cols, engine::scan_plan_sql(kept), join, select);
+      }
+      SLUICE_ASSIGN_OR_RETURN(auto added, lake->write_data_files(refined, select));
+      Status st = refined.overwrite(removed, added, {}, false, summary);
+      if (st.is_ok()) break;
+      std::error_code ec;
+      for (const auto& f : added)
+        std::filesystem::remove(f.file_path, ec);
+      if (st.code() != StatusCode::kConflict || attempt >= 3) return st;
+    }
+    ts.refined_pos = batch_end;
+  }
+  std::error_code ec;
+  std::filesystem::remove(file, ec);
+  return Status::ok();
+}
+
+Status Pipeline::Impl::commit_batch(std::vector<Transaction>& batch, ChangeReader& reader) {
+  if (batch.empty()) return Status::ok();
+  SLUICE_RETURN_IF_ERROR(fill_unchanged(batch));
+  const Position end = batch.back().position;
+  int64_t events = 0;
+  int64_t newest_commit = 0;
+  bool complete = snapshot_complete;
+  for (const auto& t : batch) {
+    events += static_cast<int64_t>(t.events.size());
+    complete = complete || t.snapshot_complete || t.events.empty() ||
+               (!t.events.empty() && !t.events.front().snapshot);
+    if (!t.events.empty() && !t.events.front().snapshot)
+      newest_commit = std::max(newest_commit, t.commit_ts_ms);
+  }
+  // 1. The bus (at least once): every event, tombstones after deletes.
+  if (producer) {
+    for (const auto& t : batch) {
+      for (const auto& e : t.events) {
+        if (e.op == Op::kTruncate) continue;  // Debezium skips truncates by default
+        const std::string topic =
+            fmt::format("{}.{}.{}", options.topic_prefix, e.schema->schema, e.schema->table);
+        std::string key = debezium_key(e, options.topic_prefix);
+        SLUICE_RETURN_IF_ERROR(
+            producer->produce(topic, key, debezium_value(e, t, source, options.topic_prefix)));
+        if (e.op == Op::kDelete)
+          SLUICE_RETURN_IF_ERROR(producer->produce(topic, key, std::nullopt));
+      }
+    }
+    SLUICE_RETURN_IF_ERROR(producer->flush(60000));
+  }
+  const int64_t bus_ms = now_ms();
+  // 2. The lake, per table.
+  std::map<std::string, std::vector<std::pair<const ChangeEvent*, const Transaction*>>> by_table;
+  for (const auto& t : batch)
+    for (const auto& e : t.events)
+      by_table[e.schema->table].emplace_back(&e, &t);
+  for (auto& [name, evs] : by_table) {
+    auto it = tables.find(name);
+    if (it == tables.end()) continue;
+    Status st = commit_table(it->second, evs, end);
+    if (!st.is_ok()) return st.with_context(fmt::format("source {} table {}", source.name, name));
+  }
+  const int64_t lake_ms = now_ms();
+  // 3. The checkpoint, then the source may let go.
+  Json cp = {{"major", end.major},
+             {"minor", end.minor},
+             {"resume", end.resume},
+             {"snapshot_complete", complete}};
+  SLUICE_RETURN_IF_ERROR(write_file_atomic(options.state_dir / "checkpoint.json", cp.dump()));
+  snapshot_complete = complete;
+  SLUICE_RETURN_IF_ERROR(reader.confirm(end));
+  if (lag_log.is_open()) {
+    for (const auto& t : batch) {
+      if (!t.events.empty() && !t.events.front().snapshot) {
+        lag_log << t.commit_ts_ms << ' ' << lake_ms << ' ' << bus_ms << ' ' << t.events.size()
+                << '\n';
+      }
+    }
+    lag_log.flush();
+  }
+  status.transactions += static_cast<int64_t>(batch.size());
+  status.events += events;
+  status.position = end.resume;
+  if (newest_commit > 0) {
+    status.lake_lag_ms = lake_ms - newest_commit;
+    if (producer) status.bus_lag_ms = bus_ms - newest_commit;
+  }
+  status.state = complete ? "streaming" : "bootstrapping";
+  return Status::ok();
+}
+
+Status Pipeline::run(ChangeReader& reader, const std::atomic<bool>& stop,
+                     const std::function<void(const StreamStatus&)>& on_status) {
+  auto& im = *impl_;
+  if (!im.options.bootstrap.empty() && !im.producer) {
+    SLUICE_ASSIGN_OR_RETURN(im.producer, Producer::open(im.options.bootstrap));
+  }
+  im.status.state = im.snapshot_complete ? "streaming" : "bootstrapping";
+  im.status.error.clear();
+  std::vector<Transaction> batch;
+  int64_t batch_events = 0;
+  auto batch_start = std::chrono::steady_clock::now();
+  auto last_status = std::chrono::steady_clock::time_point{};
+  const auto interval = std::chrono::milliseconds(im.options.commit_interval_ms);
+  for (;;) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_status >= std::chrono::seconds(1)) {
+      int64_t t = now_ms();
+      im.rate_samples.emplace_back(t, im.status.events);
+      while (im.rate_samples.size() > 1 && t - im.rate_samples.front().first > 5000)
+        im.rate_samples.pop_front();
+      const auto& [t0, e0] = im.rate_samples.front();
+      im.status.events_per_second =
+          t > t0 ? static_cast<double>(im.status.events - e0) * 1000.0 / static_cast<double>(t - t0)
+                 : 0;
+      im.status.updated_ms = t;
+      on_status(im.status);
+      last_status = now;
+    }
+    const bool stopping = stop.load();
+    if (!batch.empty() && (stopping || batch_events >= im.options.max_batch_events ||
+                           now - batch_start >= interval)) {
+      SLUICE_RETURN_IF_ERROR(im.commit_batch(batch, reader));
+      batch.clear();
+      batch_events = 0;
+      continue;
+    }
+    if (stopping) {
+      im.status.state = "stopped";
+      im.status.updated_ms = now_ms();
+      on_status(im.status);
+      return Status::ok();
+    }
+    auto wait =
+        batch.empty()
+            ? std::chrono::milliseconds(200)
+            : std::chrono::duration_cast<std::chrono::milliseconds>(batch_start + interval - now);
+    wait = std::clamp(wait, std::chrono::milliseconds(1), std::chrono::milliseconds(200));
+    SLUICE_ASSIGN_OR_RETURN(auto txn, reader.next(wait));
+    if (!txn) continue;
+    if (batch.empty()) batch_start = std::chrono::steady_clock::now();
+    batch_events += static_cast<int64_t>(txn->events.size());
+    batch.push_back(std::move(*txn));
+  }
+}
+
+}  // namespace sluice::cdc
+
+namespace sluice::cdc {
+
+Result<std::vector<ReconcileTable>> reconcile(const sources::SourceConfig& source,
+                                              engine::LakeSession& lake,
+                                              const std::vector<std::string>& tables,
+                                              const std::string& where,
+                                              const std::filesystem::path& work_dir) {
+  if (source.kind != sources::SourceKind::kPostgres) {
+    return unimplemented(
+        fmt::format("source {}: reconcile supports PostgreSQL sources only", source.name));
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(work_dir, ec);
+  std::vector<ReconcileTable> out;
+  for (const auto& tc : source.tables) {
+    if (!tables.empty() && std::find(tables.begin(), tables.end(), tc.name) == tables.end()) {
+      continue;
+    }
+    ReconcileTable rt;
+    rt.table = tc.name;
+    auto ident = lake::TableIdent::parse(refined_table_name(source.name, tc.name));
+    if (!ident.is_ok()) return ident.status();
+    SLUICE_ASSIGN_OR_RETURN(auto table, lake.catalog().load_table(*ident));
+    SLUICE_ASSIGN_OR_RETURN(auto plan, table.plan_scan({}));
+    const auto& schema = plan.schema;
+    std::vector<std::string> cols;
+    std::string conv, csv_cols;
+    for (const auto& f : schema.fields) {
+      if (f.name == "_lsn" || f.name == "_seq" || f.name == "_commit_ts") continue;
+      const size_t j = cols.size();
+      cols.push_back(f.name);
+      std::string duck = duck_of_iceberg(f.type->is_primitive() ? f.type->primitive : "string");
+      csv_cols += fmt::format("{}'c{}': 'VARCHAR'", j ? ", " : "", j);
+      std::string expr = duck == "BLOB" ? fmt::format("from_hex(substr(c{}, 3))", j)
+                                        : fmt::format("CAST(c{} AS {})", j, duck);
+      conv += fmt::format("{}{} AS {}", j ? ", " : "", expr, sd::duck_ident(f.name));
+    }
+    // Keys: the table's `key` override, else the source's primary key.
+    std::vector<std::string> keys = tc.key;
+    if (keys.empty()) {
+      SLUICE_ASSIGN_OR_RETURN(keys, pg_primary_key(source, tc.name));
+    }
+    if (keys.empty()) {
+      return invalid_argument(
+          fmt::format("source {}: table {} has no primary key to reconcile "
+                      "by; name one with `key = [...]` in [tables.{}]",
+                      source.name, tc.name, tc.name));
+    }
+    std::filesystem::path file = work_dir / (tc.name + ".csv");
+    SLUICE_ASSIGN_OR_RETURN(rt.source_rows, pg_copy_csv(source, tc.name, cols, where, file));
+    auto& s = lake.session();
+    SLUICE_RETURN_IF_ERROR(s.execute(fmt::format(
+        "CREATE OR REPLACE TEMP TABLE __rec_src AS SELECT {} FROM read_csv({}, columns = {{{}}}, "
+        "header = false, auto_detect = false, delim = ',', quote = '\"', escape = '\"', nullstr "
+        "= '', allow_quoted_nulls = false)",
+        conv, sd::sql_literal(file.string()), csv_cols)));
+    std::filesystem::remove(file, ec);
+    std::string lake_sql = plan.tasks.empty() ? fmt::format("SELECT * FROM __rec_src WHERE false")
+                                              : engine::scan_plan_sql(plan);
+    std::string sel;
+    for (const auto& c : cols)
+      sel += (sel.empty() ? "" : ", ") + sd::duck_ident(c);
+    SLUICE_RETURN_IF_ERROR(
+        s.execute(fmt::format("CREATE OR REPLACE TEMP TABLE __rec_lake AS SELECT {} FROM ({}) t{}",
+                              sel, lake_sql, where.empty() ? "" : " WHERE " + where)));
+    std::string join, diff, key_text;
+    for (const auto& k : keys) {
+      join += fmt::format("{0}s.{1} = l.{1}", join.empty() ? "" : " AND ", sd::duck_ident(k));
+      key_text += fmt::format("{}'{}=' || CAST({}.{} AS VARCHAR)",
+                              key_text.empty() ? "" : " || ',' || ", k, "{0}", sd::duck_ident(k));
+    }
+    for (const auto& c : cols) {
+      diff += fmt::format("{0}s.{1} IS DISTINCT FROM l.{1}", diff.empty() ? "" : " OR ",
+                          sd::duck_ident(c));
+    }
+    auto ktext = [&](const char* alias) {
+      std::string t = key_text;
+      size_t p;
+      while ((p = t.find("{0}")) != std::string::npos)
+        t.replace(p, 3, alias);
+      return t;
+    };
+    SLUICE_ASSIGN_OR_RETURN(
+        auto res,
+        s.query(fmt::format(
+            "SELECT (SELECT count(*) FROM __rec_lake), "
+            "(SELECT count(*) FROM __rec_src s WHERE NOT EXISTS (SELECT 1 FROM __rec_lake l WHERE "
+            "{0})), (SELECT count(*) FROM __rec_lake l WHERE NOT EXISTS (SELECT 1 FROM __rec_src "
+            "s WHERE {0})), (SELECT count(*) FROM __rec_src s JOIN __rec_lake l ON {0} WHERE {1})",
+            join, diff)));
+    rt.lake_rows = std::stoll(res.rows[0][0].value_or("0"));
+    rt.missing = std::stoll(res.rows[0][1].value_or("0"));
+    rt.extra = std::stoll(res.rows[0][2].value_or("0"));
+    rt.different = std::stoll(res.rows[0][3].value_or("0"));
+    if (rt.missing + rt.extra + rt.different > 0) {
+      SLUICE_ASSIGN_OR_RETURN(
+          auto sample,
+          s.query(fmt::format(
+              "SELECT * FROM (SELECT 'missing ' || {2} FROM __rec_src s WHERE NOT EXISTS (SELECT "
+              "1 FROM __rec_lake l WHERE {0}) LIMIT 5) UNION ALL SELECT * FROM (SELECT 'extra ' || "
+              "{3} FROM __rec_lake l WHERE NOT EXISTS (SELECT 1 FROM __rec_src s WHERE {0}) LIMIT "
+              "5) UNION ALL SELECT * FROM (SELECT 'different ' || {2} FROM __rec_src s JOIN "
+              "__rec_lake l ON {0} WHERE {1} LIMIT 5)",
+              join, diff, ktext("s"), ktext("l"))));
+      for (const auto& r : sample.rows)
+        rt.sample.push_back(r[0].value_or(""));
+    }
+    out.push_back(std::move(rt));
+  }
+  return out;
+}
+
+}  // namespace sluice::cdc

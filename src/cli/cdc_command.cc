@@ -1,0 +1,267 @@
+// `sluice cdc start|stop|status|reset <source>`: change data capture of one source (docs/cdc.md).
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "cdc/cdc.h"
+#include "cli/cli.h"
+#include "common/log.h"
+#include "sources/sources.h"
+
+namespace sluice::cli {
+namespace {
+
+Result<sources::SourceConfig> load_source(const common::Config& config, const std::string& name) {
+  std::filesystem::path file = name;
+  if (file.extension() != ".toml") {
+    file = std::filesystem::path(config.get_string("sources.dir")) / (name + ".toml");
+  }
+  return sources::load_source_config(file);
+}
+
+// The pid of the running stream of a source (its pid file is flock-ed while it runs), or 0.
+int running_pid(const std::filesystem::path& dir) {
+  int fd = ::open((dir / "pid").c_str(), O_RDONLY);
+  if (fd < 0) return 0;
+  int pid = 0;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {0};
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    if (n > 0) pid = std::atoi(buf);
+  } else {
+    ::flock(fd, LOCK_UN);
+  }
+  ::close(fd);
+  return pid;
+}
+
+Status run_reset(const GlobalOptions& g, const std::string& name);
+
+Status run_start(const GlobalOptions& g, const std::string& name, bool reset) {
+  if (reset) SLUICE_RETURN_IF_ERROR(run_reset(g, name));
+  SLUICE_ASSIGN_OR_RETURN(auto config, load_config(g));
+  SLUICE_ASSIGN_OR_RETURN(auto source, load_source(config, name));
+  auto dir = cdc::stream_dir(config, source.name);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  int fd = ::open((dir / "pid").c_str(), O_RDWR | O_CREAT, 0644);
+  if (fd < 0) return io_error("cannot open " + (dir / "pid").string());
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return already_exists(
+        fmt::format("the CDC stream of source {} is already running (pid {}); "
+                    "stop it with `sluice cdc stop {}`",
+                    source.name, running_pid(dir), source.name));
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) < 0) {
+    ::close(fd);
+    return io_error("cannot write " + (dir / "pid").string());
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  SLUICE_ASSIGN_OR_RETURN(auto stream, cdc::CdcStream::start(config, source));
+  log::info("cdc stream started",
+            {log::kv("source", source.name), log::kv("state_dir", dir.string())});
+  for (;;) {
+    timespec ts{0, 200 * 1000 * 1000};
+    int sig = sigtimedwait(&signals, nullptr, &ts);
+    if (sig == SIGINT || sig == SIGTERM) {
+      log::info("cdc stream stopping", {log::kv("source", source.name),
+                                        log::kv("signal", sig == SIGINT ? "SIGINT" : "SIGTERM")});
+      break;
+    }
+    auto st = stream->status();
+    if (st.state == "failed" || st.state == "stopped") break;
+  }
+  stream->stop();
+  Status st = stream->wait();
+  ::close(fd);
+  return st;
+}
+
+Status run_stop(const GlobalOptions& g, const std::string& name) {
+  SLUICE_ASSIGN_OR_RETURN(auto config, load_config(g));
+  SLUICE_ASSIGN_OR_RETURN(auto source, load_source(config, name));
+  auto dir = cdc::stream_dir(config, source.name);
+  int pid = running_pid(dir);
+  if (pid <= 0) {
+    std::printf("cdc %s: not running\n", source.name.c_str());
+    return Status::ok();
+  }
+  if (::kill(pid, SIGTERM) != 0) return io_error(fmt::format("cannot signal pid {}", pid));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (running_pid(dir) == pid) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return timeout_error(
+          fmt::format("the CDC stream of {} (pid {}) did not stop within 120 s", source.name, pid));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::printf("cdc %s: stopped (pid %d)\n", source.name.c_str(), pid);
+  return Status::ok();
+}
+
+Status run_status(const GlobalOptions& g, const std::string& name, bool json) {
+  SLUICE_ASSIGN_OR_RETURN(auto config, load_config(g));
+  SLUICE_ASSIGN_OR_RETURN(auto source, load_source(config, name));
+  auto dir = cdc::stream_dir(config, source.name);
+  cdc::StreamStatus s;
+  s.source = source.name;
+  s.state = "never started";
+  std::ifstream in(dir / "status.json");
+  if (in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    SLUICE_ASSIGN_OR_RETURN(s, cdc::status_from_json(ss.str()));
+  }
+  int pid = running_pid(dir);
+  if (pid == 0 && (s.state == "streaming" || s.state == "bootstrapping" || s.state == "starting" ||
+                   s.state == "retrying")) {
+    s.state = "not running (last state " + s.state + ")";
+  }
+  s.pid = pid;
+  {
+    auto wal = cdc::retained_bytes(source, s.position);
+    if (wal.is_ok()) {
+      s.retained_wal_bytes = wal->value_or(-1);
+      s.retained_wal_alert = s.retained_wal_bytes > source.cdc.max_retained_wal_mb * (1 << 20);
+    } else {
+      s.error = s.error.empty() ? wal.status().message() : s.error;
+    }
+  }
+  if (json) {
+    std::printf("%s\n", cdc::status_to_json(s).c_str());
+    return Status::ok();
+  }
+  std::printf("source              %s\n", s.source.c_str());
+  std::printf("state               %s\n", s.state.c_str());
+  std::printf("pid                 %d\n", s.pid);
+  std::printf("position            %s\n", s.position.empty() ? "-" : s.position.c_str());
+  std::printf("transactions        %lld\n", static_cast<long long>(s.transactions));
+  std::printf("events              %lld\n", static_cast<long long>(s.events));
+  std::printf("events/s            %.0f\n", s.events_per_second);
+  std::printf("lag to lake ms      %lld\n", static_cast<long long>(s.lake_lag_ms));
+  std::printf("lag to bus ms       %lld\n", static_cast<long long>(s.bus_lag_ms));
+  std::printf("retained WAL bytes  %lld%s\n", static_cast<long long>(s.retained_wal_bytes),
+              s.retained_wal_alert ? "  ALERT: above [cdc] max_retained_wal_mb" : "");
+  if (!s.error.empty()) std::printf("error               %s\n", s.error.c_str());
+  return Status::ok();
+}
+
+Status run_reset(const GlobalOptions& g, const std::string& name) {
+  SLUICE_ASSIGN_OR_RETURN(auto config, load_config(g));
+  SLUICE_ASSIGN_OR_RETURN(auto source, load_source(config, name));
+  auto dir = cdc::stream_dir(config, source.name);
+  if (int pid = running_pid(dir)) {
+    return already_exists(
+        fmt::format("the CDC stream of {} is running (pid {}); stop it first", source.name, pid));
+  }
+  source.cdc.options.try_emplace("state_dir", dir.string());  // as CdcStream::start sets it
+  SLUICE_RETURN_IF_ERROR(cdc::reset_source_state(source));
+  std::error_code ec;
+  std::filesystem::remove(dir / "checkpoint.json", ec);
+  std::printf("cdc %s: reset; the next start bootstraps again\n", source.name.c_str());
+  return Status::ok();
+}
+
+Status run_reconcile(const GlobalOptions& g, const std::string& name, const std::string& tables,
+                     const std::string& where) {
+  SLUICE_ASSIGN_OR_RETURN(auto config, load_config(g));
+  SLUICE_ASSIGN_OR_RETURN(auto source, load_source(config, name));
+  SLUICE_ASSIGN_OR_RETURN(auto lake, open_lake(config));
+  std::vector<std::string> list;
+  std::stringstream ss(tables);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) list.push_back(item);
+  auto work = cdc::stream_dir(config, source.name) / fmt::format("reconcile-{}", ::getpid());
+  auto report = cdc::reconcile(source, lake.session, list, where, work);
+  std::error_code ec;
+  std::filesystem::remove_all(work, ec);
+  if (!report.is_ok()) return report.status();
+  int64_t bad = 0;
+  std::printf("%-24s %12s %12s %9s %9s %9s\n", "table", "source rows", "lake rows", "missing",
+              "extra", "different");
+  for (const auto& t : *report) {
+    std::printf("%-24s %12lld %12lld %9lld %9lld %9lld\n", t.table.c_str(),
+                static_cast<long long>(t.source_rows), static_cast<long long>(t.lake_rows),
+                static_cast<long long>(t.missing), static_cast<long long>(t.extra),
+                static_cast<long long>(t.different));
+    for (const auto& s : t.sample)
+      std::printf("  %s\n", s.c_str());
+    bad += t.missing + t.extra + t.different;
+  }
+  if (bad > 0) {
+    return conflict(
+        fmt::format("source {}: {} rows differ between the source and the lake (with "
+                    "a stream running, changes not yet committed count too)",
+                    source.name, bad));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+void add_cdc_command(CLI::App& app, CliState& state) {
+  auto* cdc = app.add_subcommand("cdc",
+                                 "Change data capture: stream a source's changes to the "
+                                 "bus and the lake");
+  cdc->require_subcommand(1);
+  auto source = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  auto reset_first = std::make_shared<bool>(false);
+  auto* start = cdc->add_subcommand("start", "Stream a source in the foreground until Ctrl-C");
+  start->add_option("source", *source, "Source name (sources/<name>.toml)")->required();
+  start->add_flag("--reset", *reset_first, "Reset first (as `sluice cdc reset`): bootstrap again");
+  start->callback([&state, source, reset_first] {
+    Status st = run_start(state.global, *source, *reset_first);
+    if (!st.is_ok()) state.exit_code = report(st);
+  });
+  auto* stop = cdc->add_subcommand("stop", "Stop a source's running stream");
+  stop->add_option("source", *source, "Source name")->required();
+  stop->callback([&state, source] {
+    Status st = run_stop(state.global, *source);
+    if (!st.is_ok()) state.exit_code = report(st);
+  });
+  auto* status = cdc->add_subcommand("status", "Position, lag, events/s and retained WAL");
+  status->add_option("source", *source, "Source name")->required();
+  status->add_flag("--json", *json, "Print the status as JSON");
+  status->callback([&state, source, json] {
+    Status st = run_status(state.global, *source, *json);
+    if (!st.is_ok()) state.exit_code = report(st);
+  });
+  auto rec_tables = std::make_shared<std::string>();
+  auto rec_where = std::make_shared<std::string>();
+  auto* rec = cdc->add_subcommand("reconcile",
+                                  "Compare the lake's current state with the source, "
+                                  "row by row by key");
+  rec->add_option("source", *source, "Source name")->required();
+  rec->add_option("--table", *rec_tables, "Tables to compare (comma-separated; default all)");
+  rec->add_option("--where", *rec_where, "A condition both sides are filtered by (a key range)");
+  rec->callback([&state, source, rec_tables, rec_where] {
+    Status st = run_reconcile(state.global, *source, *rec_tables, *rec_where);
+    if (!st.is_ok()) state.exit_code = report(st);
+  });
+  auto* reset = cdc->add_subcommand("reset",
+                                    "Drop the slot and the checkpoint: the next start "
+                                    "bootstraps again");
+  reset->add_option("source", *source, "Source name")->required();
+  reset->callback([&state, source] {
+    Status st = run_reset(state.global, *source);
+    if (!st.is_ok()) state.exit_code = report(st);
+  });
+}
+
+}  // namespace sluice::cli

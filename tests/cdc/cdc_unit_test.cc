@@ -1,0 +1,93 @@
+// Unit tests of the CDC core: LSNs, the [cdc] table of source files, Debezium's envelope.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cdc/pg_reader.h"
+#include "cdc/pipeline.h"
+#include "sources/sources.h"
+
+namespace sluice::cdc {
+namespace {
+
+TEST(CdcUnit, LsnRoundTrips) {
+  auto v = parse_lsn("16/B374D848");
+  ASSERT_TRUE(v.is_ok());
+  EXPECT_EQ(*v, 0x16B374D848ULL);
+  EXPECT_EQ(format_lsn(*v), "16/B374D848");
+  EXPECT_EQ(format_lsn(0), "0/0");
+  EXPECT_FALSE(parse_lsn("16B374D848").is_ok());
+  EXPECT_FALSE(parse_lsn("1/G").is_ok());
+}
+
+TEST(CdcUnit, SourceFileCdcTable) {
+  auto c = sources::parse_source_config(
+      "type = \"postgres\"\ndatabase = \"shop\"\n[tables.users]\n[cdc]\nenabled = true\n"
+      "slot = \"s1\"\nserver_id = 42\nheartbeat_ms = 500\nstart = \"mariadb-bin.000001:4\"\n",
+      "shop.toml", "shop");
+  ASSERT_TRUE(c.is_ok()) << c.status().message();
+  EXPECT_TRUE(c->cdc.enabled);
+  EXPECT_EQ(c->cdc.slot, "s1");
+  EXPECT_EQ(c->cdc.server_id, 42);
+  EXPECT_EQ(c->cdc.heartbeat_ms, 500);
+  EXPECT_EQ(c->cdc.options.at("start"), "mariadb-bin.000001:4");
+  EXPECT_EQ(c->cdc.options.at("server_id"), "42");
+  EXPECT_EQ(slot_name(*c), "s1");
+  EXPECT_EQ(publication_name(*c), "sluice_shop");
+
+  auto bad = sources::parse_source_config(
+      "type = \"postgres\"\ndatabase = \"shop\"\n[tables.users]\n[cdc]\nslot = \"Bad-Name\"\n",
+      "shop.toml", "shop");
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_EQ(bad.status().message(),
+            "shop.toml:5:8: key 'slot' in [cdc] must be 1 to 63 characters of a-z, 0-9 and _, got "
+            "'Bad-Name'");
+  auto bad2 = sources::parse_source_config(
+      "type = \"postgres\"\ndatabase = \"shop\"\n[tables.users]\n[cdc]\nenabled = 1\n", "shop.toml",
+      "shop");
+  ASSERT_FALSE(bad2.is_ok());
+  EXPECT_EQ(bad2.status().message(),
+            "shop.toml:5:11: key 'enabled' in [cdc] expects true or false");
+}
+
+TEST(CdcUnit, DebeziumEnvelope) {
+  auto schema = std::make_shared<TableSchema>();
+  schema->database = "shop";
+  schema->schema = "public";
+  schema->table = "users";
+  schema->columns = {Column{"id", "int8", ValueKind::kInt64, 0, 0, true, false},
+                     Column{"name", "text", ValueKind::kString},
+                     Column{"ok", "bool", ValueKind::kBool},
+                     Column{"raw", "bytea", ValueKind::kBytes}};
+  ChangeEvent e;
+  e.op = Op::kUpdate;
+  e.schema = schema;
+  e.before = Row{{std::string("7"), std::nullopt, std::nullopt, std::nullopt}};
+  e.after =
+      Row{{std::string("7"), std::string("Ann"), std::string("true"), std::string("\x01\x02")}};
+  e.position = Position{100, 1, "0/64"};
+  Transaction t;
+  t.txid = "999";
+  t.commit_ts_ms = 1700000000000;
+  sources::SourceConfig src;
+  src.name = "shop";
+  auto v = nlohmann::json::parse(debezium_value(e, t, src, "pfx"));
+  const auto& p = v.at("payload");
+  EXPECT_EQ(p.at("op"), "u");
+  EXPECT_EQ(p.at("after").at("id"), 7);
+  EXPECT_EQ(p.at("after").at("name"), "Ann");
+  EXPECT_EQ(p.at("after").at("ok"), true);
+  EXPECT_EQ(p.at("after").at("raw"), "AQI=");
+  EXPECT_TRUE(p.at("before").at("name").is_null());
+  EXPECT_EQ(p.at("source").at("connector"), "postgresql");
+  EXPECT_EQ(p.at("source").at("table"), "users");
+  EXPECT_EQ(p.at("source").at("ts_ms"), 1700000000000);
+  EXPECT_EQ(p.at("source").at("lsn"), 100);
+  EXPECT_EQ(p.at("source").at("snapshot"), "false");
+  EXPECT_EQ(v.at("schema").at("name"), "pfx.public.users.Envelope");
+  auto k = nlohmann::json::parse(debezium_key(e, "pfx"));
+  EXPECT_EQ(k.at("payload"), nlohmann::json::parse("{\"id\": 7}"));
+}
+
+}  // namespace
+}  // namespace sluice::cdc
