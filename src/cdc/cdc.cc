@@ -1,7 +1,9 @@
 // CdcStream: one source's stream on a thread, with retries for transient faults. See cdc.h.
 #include "cdc/cdc.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -113,6 +115,7 @@ struct CdcStream::Impl {
   StreamStatus status;
   Status result;
   std::thread thread;
+  int pid_fd = -1;  // <dir>/pid, flock-ed while the stream runs (one stream per source)
 
   void publish(const StreamStatus& s) {
     {
@@ -253,6 +256,7 @@ CdcStream::CdcStream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CdcStream::~CdcStream() {
   stop();
   if (impl_->thread.joinable()) impl_->thread.join();
+  if (impl_->pid_fd >= 0) ::close(impl_->pid_fd);  // releases the lock
 }
 
 Result<std::unique_ptr<CdcStream>> CdcStream::start(const common::Config& config,
@@ -266,6 +270,27 @@ Result<std::unique_ptr<CdcStream>> CdcStream::start(const common::Config& config
   std::error_code ec;
   std::filesystem::create_directories(impl->dir, ec);
   if (ec) return io_error(fmt::format("cannot create {}: {}", impl->dir.string(), ec.message()));
+  // One stream per source, whichever process runs it (`sluice cdc start` or `sluice up`).
+  auto pid_file = impl->dir / "pid";
+  impl->pid_fd = ::open(pid_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (impl->pid_fd < 0) return io_error("cannot open " + pid_file.string());
+  if (::flock(impl->pid_fd, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {0};
+    ssize_t n = ::read(impl->pid_fd, buf, sizeof buf - 1);
+    ::close(impl->pid_fd);
+    impl->pid_fd = -1;
+    return already_exists(fmt::format(
+        "the CDC stream of source {} is already running (pid {}); stop it with `sluice cdc stop "
+        "{}`",
+        source.name, n > 0 ? std::atoi(buf) : 0, source.name));
+  }
+  std::string pid_text = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(impl->pid_fd, 0) != 0 ||
+      ::pwrite(impl->pid_fd, pid_text.data(), pid_text.size(), 0) < 0) {
+    ::close(impl->pid_fd);
+    impl->pid_fd = -1;
+    return io_error("cannot write " + pid_file.string());
+  }
   impl->status.source = source.name;
   impl->status.pid = static_cast<int>(::getpid());
   impl->write_status();

@@ -45,6 +45,16 @@ int running_pid(const std::filesystem::path& dir) {
 
 Status run_reset(const GlobalOptions& g, const std::string& name);
 
+// True when `pid` is a `sluice up` process (its streams stop with the whole platform).
+bool inside_up(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::string arg;
+  while (std::getline(in, arg, '\0')) {
+    if (arg == "up") return true;
+  }
+  return false;
+}
+
 Status run_start(const GlobalOptions& g, const std::string& name, bool reset) {
   if (reset) SLUICE_RETURN_IF_ERROR(run_reset(g, name));
   SLUICE_ASSIGN_OR_RETURN(auto config, load_config(g));
@@ -52,20 +62,6 @@ Status run_start(const GlobalOptions& g, const std::string& name, bool reset) {
   auto dir = cdc::stream_dir(config, source.name);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  int fd = ::open((dir / "pid").c_str(), O_RDWR | O_CREAT, 0644);
-  if (fd < 0) return io_error("cannot open " + (dir / "pid").string());
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return already_exists(
-        fmt::format("the CDC stream of source {} is already running (pid {}); "
-                    "stop it with `sluice cdc stop {}`",
-                    source.name, running_pid(dir), source.name));
-  }
-  std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) < 0) {
-    ::close(fd);
-    return io_error("cannot write " + (dir / "pid").string());
-  }
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -86,9 +82,7 @@ Status run_start(const GlobalOptions& g, const std::string& name, bool reset) {
     if (st.state == "failed" || st.state == "stopped") break;
   }
   stream->stop();
-  Status st = stream->wait();
-  ::close(fd);
-  return st;
+  return stream->wait();
 }
 
 Status run_stop(const GlobalOptions& g, const std::string& name) {
@@ -99,6 +93,12 @@ Status run_stop(const GlobalOptions& g, const std::string& name) {
   if (pid <= 0) {
     std::printf("cdc %s: not running\n", source.name.c_str());
     return Status::ok();
+  }
+  if (inside_up(pid)) {
+    return invalid_argument(fmt::format(
+        "the CDC stream of {} runs inside `sluice up` (pid {}); stop `sluice up`, or run it with "
+        "--skip cdc and use `sluice cdc start {}`",
+        source.name, pid, source.name));
   }
   if (::kill(pid, SIGTERM) != 0) return io_error(fmt::format("cannot signal pid {}", pid));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
