@@ -24,7 +24,12 @@ class UpTest : public sluice::testing::SluiceTest {
                                            "[registry]\nlisten = \"127.0.0.1:0\"\n"
                                            "[gateway]\nlisten = \"127.0.0.1:0\"\n"
                                            "[console]\nlisten = \"127.0.0.1:0\"\n"
-                                           "[scheduler]\ndags_dir = \"dags\"\n";
+                                           "[scheduler]\ndags_dir = \"dags\"\n"
+                                           "listen = \"127.0.0.1:0\"\n";
+    std::filesystem::create_directories(dir_ / "dags");
+    std::ofstream(dir_ / "dags" / "hello.yaml")
+        << "dag_id: hello\nschedule: \"@daily\"\nstart_date: 2026-01-01\ncatchup: false\n"
+           "tasks:\n  - id: say\n    kind: shell\n    command: echo hello\n";
   }
 
   // Starts `sluice up` in the background; returns its pid.
@@ -96,6 +101,25 @@ TEST_F(UpTest, StartsEveryServiceAndStopsOnSigterm) {
       0)
       << slurp(dir_ / "psql.out");
   EXPECT_EQ(slurp(dir_ / "psql.out"), "42\n");
+  // The console logs the admin in and serves the scheduler's API behind that login.
+  ASSERT_TRUE(services.contains("console"));
+  ASSERT_TRUE(services.contains("scheduler"));
+  std::string console = services["console"];
+  EXPECT_EQ(shell("curl -s -o /dev/null -w '%{http_code}' " + console + "api/dags > anon.out"), 0);
+  EXPECT_EQ(slurp(dir_ / "anon.out"), "401");
+  EXPECT_EQ(shell("curl -sf -c cookies -H 'Content-Type: application/json' -d '{\"user\":\"admin\","
+                  "\"password\":\"" +
+                  password + "\"}' " + console + "api/login > login.out"),
+            0);
+  EXPECT_NE(slurp(dir_ / "login.out").find("\"csrf\""), std::string::npos);
+  EXPECT_EQ(shell("curl -sf -b cookies " + console + "api/dags > dags.out"), 0);
+  EXPECT_NE(slurp(dir_ / "dags.out").find("\"hello\""), std::string::npos)
+      << slurp(dir_ / "dags.out");
+  // `sluice dag list` finds the scheduler inside `sluice up` through its daemon file.
+  auto list = sluice("dag list", 3);
+  EXPECT_EQ(list.code, 0) << list.err;
+  EXPECT_NE(list.out.find("hello"), std::string::npos) << list.out;
+
   // A wrong password is refused.
   EXPECT_NE(shell("PGPASSWORD=wrong psql -X -h 127.0.0.1 -p " + port_of(services["gateway"]) +
                   " -U admin -c 'select 1' sluice > bad.out 2>&1"),
