@@ -26,6 +26,7 @@
 
 #include "bus/bus_test_util.h"
 #include "sources/db_client.h"
+#include "support/source_servers.h"
 
 namespace fs = std::filesystem;
 using sluice::sources::Endpoint;
@@ -33,60 +34,11 @@ using sluice::sources::detail::PgConn;
 
 namespace {
 
-struct Outcome {
-  int code = -1;
-  std::string out;
-};
-
+using Outcome = sluice::testing::ShellOutcome;
 Outcome shell(const std::string& cmd) {
-  Outcome o;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return o;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0)
-    o.out.append(buf.data(), n);
-  int st = ::pclose(p);
-  o.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return o;
+  return sluice::testing::run_shell(cmd);
 }
-
-int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  ::close(s);
-  return port;
-}
-
-struct Env {
-  fs::path dir;
-  int pg_port = 0;
-  bool started = false;
-  std::string scripts = std::string(SLUICE_SOURCE_DIR) + "/scripts";
-  std::string env_prefix() const {
-    return "SLUICE_PG_PORT=" + std::to_string(pg_port) + " SLUICE_PG_FAST=1 ";
-  }
-  void stop() {
-    if (!started) return;
-    started = false;
-    (void)shell(env_prefix() + scripts + "/pg.sh stop " + (dir / "pg").string());
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-Env* g_env = nullptr;
-
-void stop_on_signal(int sig) {
-  if (g_env) g_env->stop();
-  std::signal(sig, SIG_DFL);
-  std::raise(sig);
-}
+sluice::testing::SourceServers* g_env = nullptr;
 
 // A `sluice cdc start <source>` child process.
 class Stream {
@@ -150,34 +102,20 @@ class Stream {
 class CdcPgIT : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    g_env = new Env;
-    char tmpl[] = "/tmp/sluice-cdc-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    g_env->dir = tmpl;
-    fs::permissions(g_env->dir,
-                    fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
-    g_env->pg_port = free_port();
-    ::setenv("SLUICE_PG_PASSWORD", "it-sluice-pw", 1);
-    ::setenv("SLUICE_PG_OWNER_PASSWORD", "it-owner-pw", 1);
-    g_env->started = true;
-    std::atexit([] {
-      if (g_env) g_env->stop();
-    });
-    for (int s : {SIGINT, SIGTERM, SIGSEGV, SIGABRT})
-      std::signal(s, stop_on_signal);
-    auto pg = shell(g_env->env_prefix() + g_env->scripts + "/pg.sh start " +
-                    (g_env->dir / "pg").string());
-    ASSERT_EQ(pg.code, 0) << pg.out;
+    auto started = sluice::testing::SourceServers::start({.name = "cdc", .mariadb = false});
+    ASSERT_TRUE(started.ok) << started.error;
+    g_env = started.servers;
     fs::create_directories(g_env->dir / "sources");
     std::ofstream(g_env->dir / "sluice.toml")
         << "[log]\nlevel = \"info\"\n[engine]\nthreads = 2\n[cdc]\ncommit_interval_ms = 200\n"
         << "publish = false\n";
   }
   static void TearDownTestSuite() {
-    if (g_env) g_env->stop();
+    sluice::testing::SourceServers::stop_instance();
+    g_env = nullptr;
   }
   void SetUp() override {
-    if (g_env == nullptr || !g_env->started) GTEST_SKIP() << "PostgreSQL did not start";
+    if (g_env == nullptr) GTEST_SKIP() << "PostgreSQL did not start";
     name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     data_ = (g_env->dir / ("data-" + name_)).string();
   }
@@ -192,8 +130,10 @@ class CdcPgIT : public ::testing::Test {
     f << "[cdc]\nenabled = true\npublication = \"sluice_shop\"\nheartbeat_ms = 500\n" << extra;
   }
   static Endpoint pg_ep(const std::string& user = "shop_owner") {
-    return Endpoint{"127.0.0.1", g_env->pg_port, user,
-                    user == "sluice" ? "it-sluice-pw" : "it-owner-pw", "shop"};
+    return Endpoint{
+        "127.0.0.1", g_env->pg_port, user,
+        user == "sluice" ? sluice::testing::kSluicePassword : sluice::testing::kOwnerPassword,
+        "shop"};
   }
   static void pg_exec(const std::string& sql) {
     auto c = PgConn::connect(pg_ep(), "test");

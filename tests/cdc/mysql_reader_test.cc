@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/source_servers.h"
+
 namespace fs = std::filesystem;
 using namespace sluice;
 using namespace sluice::cdc;
@@ -31,61 +33,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Outcome {
-  int code = -1;
-  std::string out;
-};
-
+using Outcome = sluice::testing::ShellOutcome;
+using sluice::testing::free_port;
 Outcome shell(const std::string& cmd) {
-  Outcome o;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return o;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0)
-    o.out.append(buf.data(), n);
-  int st = ::pclose(p);
-  o.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return o;
+  return sluice::testing::run_shell(cmd);
 }
-
-int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  ::close(s);
-  return port;
-}
-
-struct Env {
-  fs::path dir;
-  int port = 0;
-  bool started = false;
-  std::string scripts = std::string(SLUICE_SOURCE_DIR) + "/scripts";
-  std::string prefix() const {
-    return "SLUICE_MYSQL_PORT=" + std::to_string(port) + " SLUICE_MYSQL_FAST=1 ";
-  }
-  void stop() {
-    if (!started) return;
-    started = false;
-    (void)shell(prefix() + scripts + "/mariadb.sh stop " + (dir / "mariadb").string());
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-Env* g_env = nullptr;
-
-void stop_on_signal(int sig) {
-  if (g_env) g_env->stop();
-  std::signal(sig, SIG_DFL);
-  std::raise(sig);
-}
+sluice::testing::SourceServers* g_env = nullptr;
 
 // Runs SQL as root through the server's Unix socket.
 Outcome sql(const std::string& statements) {
@@ -106,7 +59,7 @@ sources::SourceConfig source(std::vector<std::string> tables, std::string user =
   s.name = "inv";
   s.kind = sources::SourceKind::kMysql;
   s.host = "127.0.0.1";
-  s.port = g_env->port;
+  s.port = g_env->my_port;
   s.database = "inventory";
   s.schema = "inventory";
   s.user = std::move(user);
@@ -155,25 +108,16 @@ std::map<std::string, Value> named(const ChangeEvent& e, bool after = true) {
 class MysqlReaderIT : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    g_env = new Env;
-    char tmpl[] = "/tmp/sluice-cdcmy-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    g_env->dir = tmpl;
-    g_env->port = free_port();
-    ::setenv("SLUICE_MYSQL_PASSWORD", "it-sluice-pw", 1);
-    ::setenv("SLUICE_MYSQL_OWNER_PASSWORD", "it-owner-pw", 1);
-    g_env->started = true;
-    std::atexit([] {
-      if (g_env) g_env->stop();
-    });
-    for (int s : {SIGINT, SIGTERM, SIGSEGV, SIGABRT})
-      std::signal(s, stop_on_signal);
-    auto my = shell(g_env->prefix() + g_env->scripts + "/mariadb.sh start " +
-                    (g_env->dir / "mariadb").string());
-    ASSERT_EQ(my.code, 0) << my.out;
+    auto started = sluice::testing::SourceServers::start({.name = "cdcmy", .postgres = false});
+    ASSERT_TRUE(started.ok) << started.error;
+    g_env = started.servers;
   }
   static void TearDownTestSuite() {
-    if (g_env) g_env->stop();
+    sluice::testing::SourceServers::stop_instance();
+    g_env = nullptr;
+  }
+  void SetUp() override {
+    if (g_env == nullptr) GTEST_SKIP() << "MariaDB did not start";
   }
 };
 
