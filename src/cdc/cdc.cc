@@ -16,6 +16,7 @@
 #include "cdc/pipeline.h"
 #include "common/data_dir.h"
 #include "common/log.h"
+#include "engine/configured_lake.h"
 #include "engine/engine.h"
 #include "engine/lake_session.h"
 #include "lake/lake.h"
@@ -228,26 +229,9 @@ struct CdcStream::Impl {
     engine::LakeSession session;
   };
   Result<std::unique_ptr<Lake>> open_lake() {
-    SLUICE_ASSIGN_OR_RETURN(auto dd, common::DataDir::open(config.get_string("platform.data_dir")));
-    std::filesystem::path warehouse = config.get_string("lake.warehouse");
-    if (warehouse.empty()) {
-      SLUICE_ASSIGN_OR_RETURN(warehouse, dd.subdir("lake"));
-    }
-    SLUICE_ASSIGN_OR_RETURN(auto catalog, lake::Catalog::open(warehouse));
-    engine::EngineOptions opts;
-    opts.threads = static_cast<int>(config.get_int("engine.threads"));
-    opts.memory_limit = config.get_string("engine.memory_limit");
-    opts.temp_dir = config.get_string("engine.temp_dir");
-    if (opts.temp_dir.empty()) {
-      SLUICE_ASSIGN_OR_RETURN(auto tmp, dd.subdir("tmp"));
-      opts.temp_dir = tmp.string();
-    }
-    SLUICE_ASSIGN_OR_RETURN(auto db, engine::Database::open_in_memory(opts));
-    engine::LakeSessionOptions lopts;
-    lopts.compression = config.get_string("lake.compression");
-    lopts.target_file_size_bytes = config.get_int("lake.target_file_size_mb") << 20;
-    SLUICE_ASSIGN_OR_RETURN(auto session, engine::LakeSession::open(catalog, db, lopts));
-    return std::make_unique<Lake>(Lake{catalog, db, std::move(session)});
+    SLUICE_ASSIGN_OR_RETURN(auto lake, engine::open_configured_lake(config));
+    return std::make_unique<Lake>(
+        Lake{std::move(lake.catalog), std::move(lake.db), std::move(lake.session)});
   }
 };
 
