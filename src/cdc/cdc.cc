@@ -41,6 +41,7 @@ std::string status_to_json(const StreamStatus& s) {
                               {"retained_wal_alert", s.retained_wal_alert},
                               {"updated_ms", s.updated_ms},
                               {"pid", s.pid},
+                              {"backfill", s.backfill},
                               {"error", s.error}};
   return j.dump(2);
 }
@@ -61,6 +62,7 @@ Result<StreamStatus> status_from_json(std::string_view text) {
     s.retained_wal_alert = j.value("retained_wal_alert", false);
     s.updated_ms = j.value("updated_ms", int64_t{0});
     s.pid = j.value("pid", 0);
+    s.backfill = j.value("backfill", "");
     s.error = j.value("error", "");
     return s;
   } catch (const std::exception& e) {

@@ -38,7 +38,8 @@ struct StreamStatus {
   bool retained_wal_alert = false;  // above [cdc] max_retained_wal_mb
   int64_t updated_ms = 0;           // when this status was written (Unix ms)
   int pid = 0;
-  std::string error;  // the last error (state failed or retrying)
+  std::string backfill;  // the running backfill: "orders (20000 rows, 0 deleted, 2 chunks)"
+  std::string error;     // the last error (state failed or retrying)
 };
 
 std::string status_to_json(const StreamStatus& s);

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -118,6 +119,30 @@ struct Transaction {
   bool snapshot_complete = false;
 };
 
+// A backfill's request for the next chunk of a table: rows matching `where` (SQL, optional) with
+// a key greater than `after_key` (empty: from the first key), in key order, at most `limit`.
+struct ChunkRequest {
+  std::string table;
+  std::string where;
+  std::vector<Value> after_key;  // the key columns' values, in key order
+  int64_t limit = 10000;
+};
+
+// A chunk of a table read while the stream runs: a watermark-based incremental snapshot (as in
+// Netflix's DBLog). The chunk is exact at stream position `high`: it holds the effect of every
+// transaction at or before `high` for which `visible` is true and of none after `high`. The
+// pipeline emits its rows once the stream has handed out everything up to `high`
+// (ChangeReader::caught_up), minus the keys that transactions invisible to it changed.
+struct BackfillChunk {
+  std::shared_ptr<const TableSchema> schema;
+  std::vector<Row> rows;  // in key order
+  uint64_t high = 0;
+  // Where the chunk's rows go in the stream: major = high + 1 (after every transaction up to
+  // `high`, before the next one), resume = the source's restart point at `high`.
+  Position position;
+  std::function<bool(const Transaction&)> visible;
+};
+
 // A reader of one source's change stream.
 class ChangeReader {
  public:
@@ -128,6 +153,12 @@ class ChangeReader {
   // Everything up to and including `position` is durable at every destination: the reader may
   // confirm it to the source.
   virtual Status confirm(const Position& position) = 0;
+  // Every transaction whose position.major is at most this has been handed out by next().
+  virtual uint64_t caught_up() const { return 0; }
+  // Reads a backfill chunk (see BackfillChunk); between calls of next(), on the stream's thread.
+  virtual Result<BackfillChunk> read_chunk(const ChunkRequest& request) {
+    return unimplemented("this source kind cannot backfill: " + request.table);
+  }
 };
 
 }  // namespace sluice::cdc

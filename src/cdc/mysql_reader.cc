@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cdc/backfill.h"
 #include "cdc/mysql_binlog.h"
 #include "common/log.h"
 
@@ -323,6 +324,8 @@ class MysqlReader final : public ChangeReader {
   Status open(const Position& resume);
   Result<std::optional<Transaction>> next(std::chrono::milliseconds wait) override;
   Status confirm(const Position& position) override;
+  uint64_t caught_up() const override { return caught_; }
+  Result<BackfillChunk> read_chunk(const ChunkRequest& request) override;
 
  private:
   // Setup.
@@ -393,6 +396,9 @@ class MysqlReader final : public ChangeReader {
   std::map<uint32_t, std::string> gtid_state_;
   std::string resume_;  // after the last complete event group
   Position confirmed_;
+  uint64_t caught_ = 0;  // every transaction up to here handed out (commits, heartbeats)
+  Conn chunk_;           // backfill chunks
+  bool chunk_open_ = false;
 };
 
 Status MysqlReader::meta_conn() {
@@ -772,6 +778,87 @@ Result<std::optional<Transaction>> MysqlReader::next_snapshot_chunk() {
   return std::optional<Transaction>(std::move(txn));
 }
 
+Result<BackfillChunk> MysqlReader::read_chunk(const ChunkRequest& req) {
+  if (snapshotting_) return unavailable("a backfill needs the stream running (bootstrap first)");
+  auto it = tracked_.find(req.table);
+  if (it == tracked_.end() || !it->second.current) {
+    return not_found(fmt::format("source {}: table {} is not streamed", src_.name, req.table));
+  }
+  auto schema = it->second.current;
+  if (!chunk_open_ || mysql_ping(chunk_.native()) != 0) {
+    SLUICE_RETURN_IF_ERROR(chunk_.connect(src_, password_, true, 600));
+    SLUICE_RETURN_IF_ERROR(chunk_.exec("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
+    chunk_open_ = true;
+  }
+  MYSQL* m = chunk_.native();
+  auto ident = [](const Column& c) { return quote_ident(c.name); };
+  auto literal = [m](const Column& c, const std::string& v) -> std::string {
+    switch (c.kind) {
+      case ValueKind::kInt16:
+      case ValueKind::kInt32:
+      case ValueKind::kInt64:
+      case ValueKind::kDecimal:
+        if (!v.empty() && v.find_first_not_of("0123456789-.") == std::string::npos) return v;
+        break;
+      default:
+        break;
+    }
+    return quote_str(m, v);
+  };
+  SLUICE_ASSIGN_OR_RETURN(std::string cond, chunk_condition(*schema, req, ident, literal));
+  std::string cols;
+  for (const auto& c : schema->columns)
+    cols += (cols.empty() ? "" : ", ") + mysql::snapshot_select_expr(c);
+  const std::string sql = fmt::format("SELECT {} FROM {}.{} WHERE {} ORDER BY {} LIMIT {}", cols,
+                                      quote_ident(src_.database), quote_ident(req.table), cond,
+                                      key_order(*schema, ident), req.limit);
+  BackfillChunk chunk;
+  chunk.schema = schema;
+  // The snapshot and the binlog position it matches exactly (as the bootstrap takes them).
+  SLUICE_RETURN_IF_ERROR(chunk_.exec("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"));
+  auto read = [&]() -> Result<std::pair<std::string, uint64_t>> {
+    SLUICE_ASSIGN_OR_RETURN(auto st, chunk_.query("SHOW STATUS LIKE 'binlog_snapshot_%'"));
+    std::string file;
+    uint64_t pos = 0;
+    for (const auto& r : st) {
+      if (r[0] == "Binlog_snapshot_file") file = r[1].value_or("");
+      if (r[0] == "Binlog_snapshot_position") pos = std::strtoull(r[1]->c_str(), nullptr, 10);
+    }
+    if (file.empty()) return unimplemented("the server reports no binlog_snapshot_file");
+    SLUICE_RETURN_IF_ERROR(chunk_.start_stream(sql));
+    for (;;) {
+      unsigned long* len = nullptr;
+      SLUICE_ASSIGN_OR_RETURN(MYSQL_ROW row, chunk_.next_row(&len));
+      if (row == nullptr) break;
+      Row r;
+      r.values.reserve(schema->columns.size());
+      for (size_t i = 0; i < schema->columns.size(); ++i) {
+        if (row[i] == nullptr) {
+          r.values.emplace_back(std::nullopt);
+        } else {
+          r.values.emplace_back(
+              mysql::normalize_snapshot_value(schema->columns[i], std::string(row[i], len[i])));
+        }
+      }
+      chunk.rows.push_back(std::move(r));
+    }
+    return std::make_pair(file, pos);
+  };
+  auto at = read();
+  chunk_.end_stream();
+  Status end = chunk_.exec("COMMIT");
+  if (!at.is_ok()) {
+    return at.status().with_context(
+        fmt::format("source {}: backfill chunk of {}", src_.name, req.table));
+  }
+  SLUICE_RETURN_IF_ERROR(end);
+  chunk.high = make_major(mysql::binlog_file_number(at->first), at->second);
+  chunk.visible = [high = chunk.high](const Transaction& t) { return t.position.major <= high; };
+  chunk.position.major = chunk.high + 1;
+  chunk.position.resume = at->first + ":" + std::to_string(at->second);
+  return chunk;
+}
+
 void MysqlReader::close_stream() {
   if (ev_ != nullptr) mariadb_free_rpl_event(ev_);
   ev_ = nullptr;
@@ -982,6 +1069,12 @@ Result<std::optional<Transaction>> MysqlReader::handle_event(const uint8_t* ev, 
       standalone_ = (flags & FL_STANDALONE) != 0;
       return std::optional<Transaction>();
     }
+    case HEARTBEAT_LOG_EVENT:
+      // Sent while the server has nothing newer: its position is the binlog's end.
+      if (!in_group_ && next_pos > 0 && !file_.empty() && body.substr(0, file_.size()) == file_) {
+        caught_ = std::max(caught_, make_major(file_num_, next_pos));
+      }
+      return std::optional<Transaction>();
     case TABLE_MAP_EVENT:
       SLUICE_RETURN_IF_ERROR(on_table_map(body));
       return std::optional<Transaction>();
@@ -1095,6 +1188,7 @@ Status MysqlReader::on_rows(uint8_t type, std::string_view body) {
 
 Result<std::optional<Transaction>> MysqlReader::commit(uint32_t timestamp, uint64_t end_pos) {
   in_group_ = false;
+  caught_ = std::max(caught_, make_major(file_num_, end_pos));
   resume_ = file_ + ":" + std::to_string(end_pos);
   if (!cur_.txid.empty()) {
     gtid_state_[gtid_domain_] = cur_.txid;

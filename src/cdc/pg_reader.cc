@@ -10,9 +10,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <map>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "cdc/backfill.h"
 #include "common/log.h"
 #include "sources/db_client.h"
 #include "sources/sources_internal.h"
@@ -304,6 +308,8 @@ class PgReader final : public ChangeReader {
     }
     return Status::ok();
   }
+  uint64_t caught_up() const override { return caught_up_; }
+  Result<BackfillChunk> read_chunk(const ChunkRequest& request) override;
 
  private:
   Status error(const std::string& what) const {
@@ -320,6 +326,7 @@ class PgReader final : public ChangeReader {
   Status send_status(bool reply_requested);
   Result<std::optional<Transaction>> handle_xlog(Buf b);
   Status decode_relation(Buf& b);
+  std::string watermark_prefix() const { return "sluice.backfill." + slot_name(source_); }
   Result<Row> decode_tuple(Buf& b, const TableSchema& schema, std::vector<size_t>* unchanged);
 
   sources::SourceConfig source_;
@@ -351,6 +358,12 @@ class PgReader final : public ChangeReader {
   uint64_t confirmed_ = 0;  // highest position confirmed by the pipeline
   uint64_t sent_flush_ = 0;
   std::chrono::steady_clock::time_point last_status_{};
+
+  // Backfill watermarks: every commit and watermark message seen moves caught_up_.
+  uint64_t caught_up_ = 0;
+  std::map<std::string, uint64_t> watermarks_;  // message content -> its LSN (from the emit)
+  std::deque<uint32_t> recent_xids_;            // of the transactions handed out last
+  uint64_t chunk_seq_ = 0;
 };
 
 Status PgReader::connect_replication() {
@@ -630,10 +643,11 @@ Result<std::optional<Transaction>> PgReader::next_snapshot_chunk() {
 }
 
 Status PgReader::start_streaming(uint64_t lsn) {
-  const std::string sql =
-      fmt::format("START_REPLICATION SLOT {} LOGICAL {} (proto_version '1', publication_names {})",
-                  sd::pg_ident(slot_name(source_)), format_lsn(lsn),
-                  sd::sql_literal(sd::pg_ident(publication_name(source_))));
+  const std::string sql = fmt::format(
+      "START_REPLICATION SLOT {} LOGICAL {} (proto_version '1', publication_names {}, messages "
+      "'true')",
+      sd::pg_ident(slot_name(source_)), format_lsn(lsn),
+      sd::sql_literal(sd::pg_ident(publication_name(source_))));
   PGresult* r = PQexec(repl_, sql.c_str());
   if (PQresultStatus(r) != PGRES_COPY_BOTH) {
     std::string m = conn_error(repl_);
@@ -778,20 +792,39 @@ Result<std::optional<Transaction>> PgReader::handle_xlog(Buf b) {
         e.position.major = end;
         e.position.resume = t.position.resume;
       }
+      caught_up_ = std::max(caught_up_, end);
       if (t.events.empty()) {
         // Nothing of ours: like idle WAL, confirmed once everything handed out is.
         idle_end_ = std::max(idle_end_, end);
         return std::optional<Transaction>();
       }
       returned_ = std::max(returned_, end);
+      recent_xids_.push_back(static_cast<uint32_t>(std::strtoul(t.txid.c_str(), nullptr, 10)));
+      if (recent_xids_.size() > 4096) recent_xids_.pop_front();
       return std::optional<Transaction>(std::move(t));
     }
     case 'R':
       SLUICE_RETURN_IF_ERROR(decode_relation(b));
       return std::optional<Transaction>();
+    case 'M': {
+      // A logical decoding message; non-transactional ones with our prefix are backfill
+      // watermarks: every commit before them in the WAL has been handed out.
+      uint8_t flags = b.u8();
+      b.u64();
+      std::string prefix = b.str();
+      uint32_t n = b.u32();
+      std::string content = b.bytes(n);
+      if (flags == 0 && prefix == watermark_prefix()) {
+        auto it = watermarks_.find(content);
+        if (it != watermarks_.end()) {
+          caught_up_ = std::max(caught_up_, it->second);
+          watermarks_.erase(it);
+        }
+      }
+      return std::optional<Transaction>();
+    }
     case 'Y':
     case 'O':
-    case 'M':
       return std::optional<Transaction>();
     case 'I':
     case 'U':
@@ -917,6 +950,110 @@ Result<std::optional<Transaction>> PgReader::next(std::chrono::milliseconds wait
     PQfreemem(buf);
     if (!out.is_ok()) return out.status();
     if (out->has_value()) return out;
+  }
+}
+
+Result<BackfillChunk> PgReader::read_chunk(const ChunkRequest& req) {
+  if (!streaming_) return error("a backfill needs the stream running (bootstrap first)");
+  std::shared_ptr<const TableSchema> schema;
+  if (auto it = last_schema_.find(req.table); it != last_schema_.end()) {
+    schema = it->second;
+  } else {
+    SLUICE_ASSIGN_OR_RETURN(auto s, catalog_schema(req.table));
+    last_schema_[req.table] = s;
+    schema = s;
+  }
+  std::string cols;
+  for (const auto& c : schema->columns)
+    cols += (cols.empty() ? "" : ", ") + sd::pg_ident(c.name);
+  auto literal = [](const Column&, const std::string& v) { return sd::sql_literal(v); };
+  auto ident = [](const Column& c) { return sd::pg_ident(c.name); };
+  SLUICE_ASSIGN_OR_RETURN(std::string cond, chunk_condition(*schema, req, ident, literal));
+  const std::string copy =
+      fmt::format("COPY (SELECT {} FROM {}.{} WHERE {} ORDER BY {} LIMIT {}) TO STDOUT", cols,
+                  sd::pg_ident(source_.schema), sd::pg_ident(req.table), cond,
+                  key_order(*schema, ident), req.limit);
+  for (int attempt = 0;; ++attempt) {
+    BackfillChunk chunk;
+    chunk.schema = schema;
+    int64_t bytes = 0;
+    SLUICE_RETURN_IF_ERROR(sql_.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+    // The first statement takes the snapshot; the watermark is written after it, so every
+    // commit visible to the snapshot lies before the watermark in the WAL.
+    auto snap = sql_.query("SELECT pg_current_snapshot()::text");
+    Status bad = Status::ok();
+    if (!snap.is_ok()) bad = snap.status();
+    if (bad.is_ok()) {
+      auto copied = sql_.copy_out(
+          copy,
+          [&](std::string_view line) -> Status {
+            auto vals = parse_copy_row(line);
+            if (vals.size() != schema->columns.size()) {
+              return error(fmt::format("backfill of {}: a row has {} values for {} columns",
+                                       req.table, vals.size(), schema->columns.size()));
+            }
+            for (size_t i = 0; i < vals.size(); ++i)
+              if (vals[i]) vals[i] = normalize(schema->columns[i].kind, std::move(*vals[i]));
+            chunk.rows.push_back(Row{std::move(vals)});
+            return Status::ok();
+          },
+          &bytes);
+      if (!copied.is_ok()) bad = copied.status();
+    }
+    const std::string id = fmt::format("{}-{}", ::getpid(), ++chunk_seq_);
+    Result<std::vector<sd::Row>> mark = std::vector<sd::Row>();
+    if (bad.is_ok()) {
+      mark = sql_.query(fmt::format("SELECT pg_logical_emit_message(false, {}, {})::text",
+                                    sd::sql_literal(watermark_prefix()), sd::sql_literal(id)));
+      if (!mark.is_ok()) bad = mark.status();
+    }
+    Status end = sql_.exec(bad.is_ok() ? "COMMIT" : "ROLLBACK");
+    if (!bad.is_ok()) {
+      return bad.with_context(
+          fmt::format("source {}: backfill chunk of {}", source_.name, req.table));
+    }
+    SLUICE_RETURN_IF_ERROR(end);
+    SLUICE_ASSIGN_OR_RETURN(chunk.high, parse_lsn(mark->at(0)[0].value_or("")));
+    // xmin:xmax:xip,... : a transaction is in the snapshot if it is below xmin, or below xmax
+    // and not in progress. Compared modulo 2^32 like PostgreSQL's own xids.
+    const std::string text = snap->at(0)[0].value_or("");
+    auto c1 = text.find(':');
+    auto c2 = text.find(':', c1 + 1);
+    if (c1 == std::string::npos || c2 == std::string::npos) {
+      return error("unexpected pg_current_snapshot() value " + text);
+    }
+    auto xmin = static_cast<uint32_t>(std::strtoull(text.c_str(), nullptr, 10));
+    auto xmax = static_cast<uint32_t>(std::strtoull(text.c_str() + c1 + 1, nullptr, 10));
+    std::unordered_set<uint32_t> xip;
+    for (size_t p = c2 + 1; p < text.size();) {
+      size_t q = text.find(',', p);
+      if (q == std::string::npos) q = text.size();
+      xip.insert(static_cast<uint32_t>(std::strtoull(text.c_str() + p, nullptr, 10)));
+      p = q + 1;
+    }
+    auto visible_xid = [xmin, xmax, xip](uint32_t x) {
+      if (static_cast<int32_t>(x - xmin) < 0) return true;
+      return static_cast<int32_t>(x - xmax) < 0 && xip.count(x) == 0;
+    };
+    // A transaction already handed out but not in the snapshot (its commit was decoded before it
+    // became visible: a microseconds-wide race) would make the chunk older than the lake: read
+    // the chunk again.
+    bool race = false;
+    for (uint32_t x : recent_xids_)
+      race = race || !visible_xid(x);
+    if (race && attempt < 50) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    if (race) return error("backfill: the snapshot keeps missing a committed transaction");
+    watermarks_[id] = chunk.high;
+    chunk.visible = [visible_xid, high = chunk.high](const Transaction& t) {
+      if (t.position.major > high) return false;
+      return visible_xid(static_cast<uint32_t>(std::strtoul(t.txid.c_str(), nullptr, 10)));
+    };
+    chunk.position.major = chunk.high + 1;
+    chunk.position.resume = format_lsn(chunk.high);
+    return chunk;
   }
 }
 

@@ -22,7 +22,9 @@
 #include <set>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
+#include "cdc/backfill.h"
 #include "cdc/pg_reader.h"
 #include "common/log.h"
 #include "sources/sources_internal.h"
@@ -280,33 +282,6 @@ Position committed_position(const lake::Table& t) {
   return Position{};
 }
 
-Status write_file_atomic(const std::filesystem::path& path, const std::string& text) {
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return io_error("cannot write " + tmp.string());
-  size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n <= 0) {
-      ::close(fd);
-      return io_error("cannot write " + tmp.string());
-    }
-    off += static_cast<size_t>(n);
-  }
-  ::fsync(fd);
-  ::close(fd);
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return io_error("cannot rename " + tmp.string() + ": " + ec.message());
-  int dfd = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return Status::ok();
-}
-
 // librdkafka idempotent producer; delivery failures are counted and reported by flush().
 class Producer {
  public:
@@ -514,6 +489,34 @@ struct Pipeline::Impl {
   StreamStatus status;
   std::deque<std::pair<int64_t, int64_t>> rate_samples;  // (ms, events)
   std::ofstream lag_log;
+
+  // The running backfill (one at a time, oldest request first) and its chunk waiting for the
+  // stream to reach its watermark.
+  struct ActiveBackfill {
+    BackfillRequest req;      // as last saved
+    BackfillRequest mem;      // including chunks emitted but not yet committed
+    bool range_done = false;  // the last chunk was emitted
+    bool dirty = false;       // mem differs from req
+  };
+  struct PendingChunk {
+    BackfillChunk chunk;
+    std::unordered_set<std::string> touched;  // keys changed by transactions it does not see
+    bool truncated = false;
+  };
+  std::optional<ActiveBackfill> backfill;
+  std::optional<PendingChunk> pending;
+  std::chrono::steady_clock::time_point last_backfill_poll{};
+
+  Status backfill_step(ChangeReader& reader, std::vector<Transaction>& batch);
+  Status backfill_observe(const Transaction& txn, ChangeReader& reader,
+                          std::vector<Transaction>& batch);
+  Status backfill_emit(std::vector<Transaction>& batch);
+  Status backfill_persist(bool batch_empty);
+  void backfill_fail(const Status& st);
+  Result<std::vector<Row>> refined_keys(TableState& ts, const TableSchema& s,
+                                        const std::optional<std::vector<Value>>& lower,
+                                        const std::optional<std::vector<Value>>& upper,
+                                        const std::string& where);
 
   Status ensure_tables(TableState& ts, const std::vector<const TableSchema*>& schemas);
   Status commit_table(TableState& ts,
@@ -1025,6 +1028,214 @@ Status Pipeline::Impl::commit_batch(std::vector<Transaction>& batch, ChangeReade
   return Status::ok();
 }
 
+// --- Backfills (docs/cdc.md "Backfill") -----------------------------------------------------
+
+Result<std::vector<Row>> Pipeline::Impl::refined_keys(
+    TableState& ts, const TableSchema& s, const std::optional<std::vector<Value>>& lower,
+    const std::optional<std::vector<Value>>& upper, const std::string& where) {
+  std::vector<Row> out;
+  if (!lake->catalog().table_exists(ts.refined)) return out;
+  SLUICE_ASSIGN_OR_RETURN(auto t, lake->catalog().load_table(ts.refined));
+  SLUICE_ASSIGN_OR_RETURN(auto plan, t.plan_scan({}));
+  if (plan.tasks.empty()) return out;
+  auto ident = [](const Column& c) { return sd::duck_ident(c.name); };
+  auto literal = [&](const Column& c, const std::string& v) {
+    std::string type = "VARCHAR";
+    for (const auto& f : plan.schema.fields)
+      if (f.name == c.name && f.type->is_primitive()) type = duck_of_iceberg(f.type->primitive);
+    return fmt::format("CAST({} AS {})", sd::sql_literal(v), type);
+  };
+  std::string cond = where.empty() ? "TRUE" : "(" + where + ")";
+  if (lower) {
+    SLUICE_ASSIGN_OR_RETURN(auto c, key_compare(s, *lower, ">", ident, literal));
+    cond += " AND " + c;
+  }
+  if (upper) {
+    SLUICE_ASSIGN_OR_RETURN(auto c, key_compare(s, *upper, "<=", ident, literal));
+    cond += " AND " + c;
+  }
+  const auto keys = key_indexes(s);
+  std::string select;
+  for (size_t i : keys)
+    select += (select.empty() ? "" : ", ") +
+              fmt::format("CAST({} AS VARCHAR)", sd::duck_ident(s.columns[i].name));
+  SLUICE_ASSIGN_OR_RETURN(
+      auto res, lake->session().query(fmt::format("SELECT {} FROM ({}) t WHERE {}", select,
+                                                  engine::scan_plan_sql(plan), cond)));
+  for (auto& r : res.rows) {
+    Row row;
+    row.values.resize(s.columns.size());
+    for (size_t j = 0; j < keys.size(); ++j)
+      row.values[keys[j]] = std::move(r[j]);
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+void Pipeline::Impl::backfill_fail(const Status& st) {
+  log::error("cdc backfill failed",
+             {log::kv("source", source.name), log::kv("table", backfill->req.table),
+              log::kv("error", st.message())});
+  auto r = backfill->req;
+  r.state = "failed";
+  r.error = st.message();
+  r.finished_ms = now_ms();
+  (void)save_backfill(options.state_dir, r);
+  backfill.reset();
+  pending.reset();
+  status.backfill.clear();
+}
+
+Status Pipeline::Impl::backfill_persist(bool batch_empty) {
+  if (!backfill || !backfill->dirty || !batch_empty) return Status::ok();
+  // Everything emitted is committed to the lake now.
+  backfill->req = backfill->mem;
+  backfill->dirty = false;
+  if (backfill->range_done && !pending) {
+    backfill->req.state = "done";
+    backfill->req.finished_ms = now_ms();
+    log::info("cdc backfill done",
+              {log::kv("source", source.name), log::kv("table", backfill->req.table),
+               log::kv("rows", backfill->req.rows), log::kv("deleted", backfill->req.deleted)});
+  }
+  SLUICE_RETURN_IF_ERROR(save_backfill(options.state_dir, backfill->req));
+  if (backfill->req.state == "done") {
+    backfill.reset();
+    status.backfill.clear();
+  }
+  return Status::ok();
+}
+
+Status Pipeline::Impl::backfill_step(ChangeReader& reader, std::vector<Transaction>& batch) {
+  if (!snapshot_complete) return Status::ok();
+  if (!backfill) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_backfill_poll < std::chrono::milliseconds(500)) return Status::ok();
+    last_backfill_poll = now;
+    SLUICE_ASSIGN_OR_RETURN(auto all, list_backfills(options.state_dir));
+    for (auto& r : all) {
+      if (r.state != "queued" && r.state != "running") continue;
+      backfill.emplace();
+      if (tables.find(r.table) == tables.end()) {
+        backfill->req = r;
+        backfill_fail(invalid_argument(
+            fmt::format("source {} has no table {} to backfill", source.name, r.table)));
+        return Status::ok();
+      }
+      r.state = "running";
+      SLUICE_RETURN_IF_ERROR(save_backfill(options.state_dir, r));
+      backfill->req = r;
+      backfill->mem = r;
+      log::info("cdc backfill starts", {log::kv("source", source.name), log::kv("table", r.table),
+                                        log::kv("where", r.where)});
+      break;
+    }
+    if (!backfill) return Status::ok();
+  }
+  if (!pending && !backfill->range_done) {
+    ChunkRequest req;
+    req.table = backfill->mem.table;
+    req.where = backfill->mem.where;
+    if (backfill->mem.after_key) req.after_key = *backfill->mem.after_key;
+    req.limit = backfill->mem.chunk_rows;
+    auto chunk = reader.read_chunk(req);
+    if (!chunk.is_ok()) {
+      backfill_fail(chunk.status());
+      return Status::ok();
+    }
+    pending.emplace();
+    pending->chunk = std::move(*chunk);
+  }
+  if (pending && reader.caught_up() >= pending->chunk.high) return backfill_emit(batch);
+  return backfill_persist(batch.empty());
+}
+
+Status Pipeline::Impl::backfill_observe(const Transaction& txn, ChangeReader& reader,
+                                        std::vector<Transaction>& batch) {
+  (void)reader;
+  if (!pending) return Status::ok();
+  if (txn.position.major > pending->chunk.high) return backfill_emit(batch);
+  if (pending->chunk.visible(txn)) return Status::ok();
+  // Committed after the chunk's snapshot: its changes to the chunk's keys are newer.
+  for (const auto& e : txn.events) {
+    if (e.schema->table != pending->chunk.schema->table) continue;
+    if (e.op == Op::kTruncate) pending->truncated = true;
+    if (e.before) pending->touched.insert(key_text(*e.schema, *e.before));
+    if (e.after) pending->touched.insert(key_text(*e.schema, *e.after));
+  }
+  return Status::ok();
+}
+
+Status Pipeline::Impl::backfill_emit(std::vector<Transaction>& batch) {
+  PendingChunk p = std::move(*pending);
+  pending.reset();
+  auto& mem = backfill->mem;
+  const TableSchema& s = *p.chunk.schema;
+  const auto keys = key_indexes(s);
+  auto key_of = [&](const Row& r) {
+    std::vector<Value> k;
+    for (size_t i : keys)
+      k.push_back(r.values[i]);
+    return k;
+  };
+  const bool last = static_cast<int64_t>(p.chunk.rows.size()) < mem.chunk_rows;
+  std::optional<std::vector<Value>> upper;
+  if (!last) upper = key_of(p.chunk.rows.back());
+  Transaction t;
+  t.txid = "backfill " + mem.id;
+  t.commit_ts_ms = now_ms();
+  t.position = p.chunk.position;
+  if (!p.truncated) {
+    auto& ts = tables.at(s.table);
+    // Rows the lake holds in the chunk's range that the source no longer has: deletes, first
+    // (a key whose text differs between the lake and the source is then re-read right after).
+    std::unordered_set<std::string> in_chunk;
+    for (const auto& r : p.chunk.rows)
+      in_chunk.insert(key_text(s, r));
+    auto lake_keys = refined_keys(ts, s, mem.after_key, upper, mem.where);
+    if (!lake_keys.is_ok()) {
+      backfill_fail(lake_keys.status());
+      return Status::ok();
+    }
+    auto schema = p.chunk.schema;
+    for (auto& k : *lake_keys) {
+      std::string kt = key_text(s, k);
+      if (in_chunk.count(kt) || p.touched.count(kt)) continue;
+      ChangeEvent e;
+      e.op = Op::kDelete;
+      e.schema = schema;
+      e.before = std::move(k);
+      e.snapshot = true;
+      t.events.push_back(std::move(e));
+      ++mem.deleted;
+    }
+    for (auto& r : p.chunk.rows) {
+      if (p.touched.count(key_text(s, r))) continue;
+      ChangeEvent e;
+      e.op = Op::kRead;
+      e.schema = schema;
+      e.after = std::move(r);
+      e.snapshot = true;
+      t.events.push_back(std::move(e));
+      ++mem.rows;
+    }
+  }
+  uint64_t minor = 0;
+  for (auto& e : t.events) {
+    e.position = t.position;
+    e.position.minor = ++minor;
+  }
+  t.position.minor = minor;
+  if (upper) mem.after_key = upper;
+  ++mem.chunks;
+  backfill->range_done = last;
+  backfill->dirty = true;
+  status.backfill = fmt::format("{} ({} rows, {} deleted, {} chunks)", mem.table, mem.rows,
+                                mem.deleted, mem.chunks);
+  if (!t.events.empty()) batch.push_back(std::move(t));
+  return backfill_persist(batch.empty());
+}
+
 Status Pipeline::run(ChangeReader& reader, const std::atomic<bool>& stop,
                      const std::function<void(const StreamStatus&)>& on_status) {
   auto& im = *impl_;
@@ -1059,6 +1270,7 @@ Status Pipeline::run(ChangeReader& reader, const std::atomic<bool>& stop,
       SLUICE_RETURN_IF_ERROR(im.commit_batch(batch, reader));
       batch.clear();
       batch_events = 0;
+      SLUICE_RETURN_IF_ERROR(im.backfill_persist(true));
       continue;
     }
     if (stopping) {
@@ -1067,13 +1279,30 @@ Status Pipeline::run(ChangeReader& reader, const std::atomic<bool>& stop,
       on_status(im.status);
       return Status::ok();
     }
+    {
+      const size_t before = batch.size();
+      SLUICE_RETURN_IF_ERROR(im.backfill_step(reader, batch));
+      if (batch.size() > before) {
+        if (before == 0) batch_start = std::chrono::steady_clock::now();
+        batch_events += static_cast<int64_t>(batch.back().events.size());
+      }
+    }
     auto wait =
         batch.empty()
             ? std::chrono::milliseconds(200)
             : std::chrono::duration_cast<std::chrono::milliseconds>(batch_start + interval - now);
     wait = std::clamp(wait, std::chrono::milliseconds(1), std::chrono::milliseconds(200));
+    if (im.pending) wait = std::min(wait, std::chrono::milliseconds(20));
     SLUICE_ASSIGN_OR_RETURN(auto txn, reader.next(wait));
     if (!txn) continue;
+    {
+      const size_t before = batch.size();
+      SLUICE_RETURN_IF_ERROR(im.backfill_observe(*txn, reader, batch));
+      if (batch.size() > before) {
+        if (before == 0) batch_start = std::chrono::steady_clock::now();
+        batch_events += static_cast<int64_t>(batch.back().events.size());
+      }
+    }
     if (batch.empty()) batch_start = std::chrono::steady_clock::now();
     batch_events += static_cast<int64_t>(txn->events.size());
     batch.push_back(std::move(*txn));

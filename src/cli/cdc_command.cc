@@ -1,4 +1,5 @@
-// `sluice cdc start|stop|status|reset <source>`: change data capture of one source (docs/cdc.md).
+// `sluice cdc start|stop|status|reset|backfill|reconcile <source>`: change data capture of one
+// source (docs/cdc.md).
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
@@ -8,9 +9,11 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
+#include "cdc/backfill.h"
 #include "cdc/cdc.h"
 #include "cli/cli.h"
 #include "common/log.h"
@@ -156,6 +159,7 @@ Status run_status(const GlobalOptions& g, const std::string& name, bool json) {
   std::printf("lag to bus ms       %lld\n", static_cast<long long>(s.bus_lag_ms));
   std::printf("retained WAL bytes  %lld%s\n", static_cast<long long>(s.retained_wal_bytes),
               s.retained_wal_alert ? "  ALERT: above [cdc] max_retained_wal_mb" : "");
+  if (!s.backfill.empty()) std::printf("backfill            %s\n", s.backfill.c_str());
   if (!s.error.empty()) std::printf("error               %s\n", s.error.c_str());
   return Status::ok();
 }
@@ -176,8 +180,88 @@ Status run_reset(const GlobalOptions& g, const std::string& name) {
   return Status::ok();
 }
 
+// Waits for backfills to finish, printing their progress; an error if one failed.
+Status wait_backfills(const std::filesystem::path& dir, const std::string& source,
+                      const std::vector<cdc::BackfillRequest>& queued, int timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  std::map<std::string, int64_t> shown;
+  for (;;) {
+    bool all_done = true;
+    for (const auto& q : queued) {
+      SLUICE_ASSIGN_OR_RETURN(auto r, cdc::load_backfill(dir, q.id));
+      if (r.state == "failed") {
+        return internal_error(
+            fmt::format("backfill of {}.{} failed: {}", source, r.table, r.error));
+      }
+      if (r.state == "done") {
+        if (shown[r.id] != -1) {
+          std::printf("backfill %s.%s: done, %lld rows re-read, %lld deleted, %lld chunks\n",
+                      source.c_str(), r.table.c_str(), static_cast<long long>(r.rows),
+                      static_cast<long long>(r.deleted), static_cast<long long>(r.chunks));
+          std::fflush(stdout);
+          shown[r.id] = -1;
+        }
+        continue;
+      }
+      all_done = false;
+      if (r.chunks != shown[r.id] && r.chunks > 0) {
+        std::printf("backfill %s.%s: %lld rows, %lld chunks so far\n", source.c_str(),
+                    r.table.c_str(), static_cast<long long>(r.rows),
+                    static_cast<long long>(r.chunks));
+        std::fflush(stdout);
+        shown[r.id] = r.chunks;
+      }
+    }
+    if (all_done) return Status::ok();
+    if (running_pid(dir) == 0) {
+      return unavailable(fmt::format(
+          "the CDC stream of {} stopped before the backfill finished; it resumes where it "
+          "left off when the stream starts again",
+          source));
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      return timeout_error(fmt::format(
+          "the backfill did not finish within {} s; it goes on (see `sluice cdc status {}`)",
+          timeout_s, source));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+}
+
+Result<cdc::BackfillRequest> queue_for(const common::Config& config,
+                                       const sources::SourceConfig& source,
+                                       const std::string& table, const std::string& where,
+                                       int64_t chunk_rows) {
+  bool known = false;
+  for (const auto& t : source.tables)
+    known = known || t.name == table;
+  if (!known) {
+    return invalid_argument(fmt::format("source {} has no table {} (tables are listed in {})",
+                                        source.name, table, source.file));
+  }
+  return cdc::queue_backfill(cdc::stream_dir(config, source.name), table, where, chunk_rows);
+}
+
+Status run_backfill(const GlobalOptions& g, const std::string& name, const std::string& table,
+                    const std::string& where, int64_t chunk_rows, bool no_wait, int timeout_s) {
+  SLUICE_ASSIGN_OR_RETURN(auto config, load_config(g));
+  SLUICE_ASSIGN_OR_RETURN(auto source, load_source(config, name));
+  auto dir = cdc::stream_dir(config, source.name);
+  SLUICE_ASSIGN_OR_RETURN(auto req, queue_for(config, source, table, where, chunk_rows));
+  std::printf("backfill %s.%s queued (%s)\n", source.name.c_str(), table.c_str(), req.id.c_str());
+  std::fflush(stdout);
+  if (no_wait) return Status::ok();
+  if (running_pid(dir) == 0) {
+    return unavailable(fmt::format(
+        "the CDC stream of {} is not running; the backfill stays queued and runs when it starts "
+        "(`sluice cdc start {}` or `sluice up`)",
+        source.name, source.name));
+  }
+  return wait_backfills(dir, source.name, {req}, timeout_s);
+}
+
 Status run_reconcile(const GlobalOptions& g, const std::string& name, const std::string& tables,
-                     const std::string& where) {
+                     const std::string& where, bool repair, int timeout_s) {
   SLUICE_ASSIGN_OR_RETURN(auto config, load_config(g));
   SLUICE_ASSIGN_OR_RETURN(auto source, load_source(config, name));
   SLUICE_ASSIGN_OR_RETURN(auto lake, open_lake(config));
@@ -186,12 +270,20 @@ Status run_reconcile(const GlobalOptions& g, const std::string& name, const std:
   std::string item;
   while (std::getline(ss, item, ','))
     if (!item.empty()) list.push_back(item);
-  auto work = cdc::stream_dir(config, source.name) / fmt::format("reconcile-{}", ::getpid());
+  auto dir = cdc::stream_dir(config, source.name);
+  if (repair && running_pid(dir) == 0) {
+    return unavailable(fmt::format(
+        "--repair goes through the running CDC stream of {} (a backfill); start it first "
+        "(`sluice cdc start {}` or `sluice up`)",
+        source.name, source.name));
+  }
+  auto work = dir / fmt::format("reconcile-{}", ::getpid());
   auto report = cdc::reconcile(source, lake.session, list, where, work);
   std::error_code ec;
   std::filesystem::remove_all(work, ec);
   if (!report.is_ok()) return report.status();
   int64_t bad = 0;
+  std::vector<std::string> differing;
   std::printf("%-24s %12s %12s %9s %9s %9s\n", "table", "source rows", "lake rows", "missing",
               "extra", "different");
   for (const auto& t : *report) {
@@ -202,6 +294,21 @@ Status run_reconcile(const GlobalOptions& g, const std::string& name, const std:
     for (const auto& s : t.sample)
       std::printf("  %s\n", s.c_str());
     bad += t.missing + t.extra + t.different;
+    if (t.missing + t.extra + t.different > 0) differing.push_back(t.table);
+  }
+  if (bad > 0 && repair) {
+    // Repair: re-read the compared range of each differing table through the stream.
+    std::vector<cdc::BackfillRequest> queued;
+    for (const auto& t : differing) {
+      SLUICE_ASSIGN_OR_RETURN(auto r, queue_for(config, source, t, where, 10000));
+      std::printf("repair: backfill %s.%s%s (%s)\n", source.name.c_str(), t.c_str(),
+                  where.empty() ? "" : (" where " + where).c_str(), r.id.c_str());
+      queued.push_back(std::move(r));
+    }
+    std::fflush(stdout);
+    SLUICE_RETURN_IF_ERROR(wait_backfills(dir, source.name, queued, timeout_s));
+    std::printf("after repair:\n");
+    return run_reconcile(g, name, tables, where, false, timeout_s);
   }
   if (bad > 0) {
     return conflict(
@@ -250,8 +357,32 @@ void add_cdc_command(CLI::App& app, CliState& state) {
   rec->add_option("source", *source, "Source name")->required();
   rec->add_option("--table", *rec_tables, "Tables to compare (comma-separated; default all)");
   rec->add_option("--where", *rec_where, "A condition both sides are filtered by (a key range)");
-  rec->callback([&state, source, rec_tables, rec_where] {
-    Status st = run_reconcile(state.global, *source, *rec_tables, *rec_where);
+  auto repair = std::make_shared<bool>(false);
+  auto timeout = std::make_shared<int>(3600);
+  rec->add_flag("--repair", *repair,
+                "Fix differences: backfill the compared range of each differing table through "
+                "the running stream, then compare again");
+  rec->add_option("--timeout", *timeout, "Seconds to wait for a repair (default 3600)");
+  rec->callback([&state, source, rec_tables, rec_where, repair, timeout] {
+    Status st = run_reconcile(state.global, *source, *rec_tables, *rec_where, *repair, *timeout);
+    if (!st.is_ok()) state.exit_code = report(st);
+  });
+  auto bf_table = std::make_shared<std::string>();
+  auto bf_where = std::make_shared<std::string>();
+  auto bf_chunk = std::make_shared<int64_t>(10000);
+  auto bf_no_wait = std::make_shared<bool>(false);
+  auto* bf = cdc->add_subcommand(
+      "backfill",
+      "Re-read a table (or a key range) into the running stream: no duplicates, no regressions");
+  bf->add_option("source", *source, "Source name")->required();
+  bf->add_option("--table", *bf_table, "The table to backfill")->required();
+  bf->add_option("--where", *bf_where, "Only rows matching this SQL condition (e.g. a key range)");
+  bf->add_option("--chunk-rows", *bf_chunk, "Rows per chunk (default 10000)");
+  bf->add_flag("--no-wait", *bf_no_wait, "Queue the backfill and return");
+  bf->add_option("--timeout", *timeout, "Seconds to wait (default 3600)");
+  bf->callback([&state, source, bf_table, bf_where, bf_chunk, bf_no_wait, timeout] {
+    Status st =
+        run_backfill(state.global, *source, *bf_table, *bf_where, *bf_chunk, *bf_no_wait, *timeout);
     if (!st.is_ok()) state.exit_code = report(st);
   });
   auto* reset = cdc->add_subcommand("reset",

@@ -1,8 +1,11 @@
 // Unit tests of the CDC core: LSNs, the [cdc] table of source files, Debezium's envelope.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "cdc/backfill.h"
 #include "cdc/pg_reader.h"
 #include "cdc/pipeline.h"
 #include "sources/sources.h"
@@ -91,3 +94,77 @@ TEST(CdcUnit, DebeziumEnvelope) {
 
 }  // namespace
 }  // namespace sluice::cdc
+
+namespace {
+
+sluice::cdc::TableSchema two_key_schema() {
+  sluice::cdc::TableSchema s;
+  s.table = "t";
+  s.columns = {{"a", "int4", sluice::cdc::ValueKind::kInt32, 0, 0, true, false},
+               {"v", "text", sluice::cdc::ValueKind::kString, 0, 0, false, true},
+               {"b", "text", sluice::cdc::ValueKind::kString, 0, 0, true, false}};
+  return s;
+}
+
+}  // namespace
+
+TEST(CdcUnit, BackfillKeyRangesAreLexicographic) {
+  using namespace sluice::cdc;
+  auto s = two_key_schema();
+  auto ident = [](const Column& c) { return c.name; };
+  auto lit = [](const Column&, const std::string& v) { return "'" + v + "'"; };
+  auto gt = key_compare(s, {"1", "x"}, ">", ident, lit);
+  ASSERT_TRUE(gt.is_ok()) << gt.status().to_string();
+  EXPECT_EQ(*gt, "((a > '1' OR (a = '1' AND b > 'x')))");
+  auto le = key_compare(s, {"1", "x"}, "<=", ident, lit);
+  ASSERT_TRUE(le.is_ok());
+  EXPECT_EQ(*le, "((a < '1' OR (a = '1' AND b <= 'x')))");
+  EXPECT_EQ(key_order(s, ident), "a, b");
+  ChunkRequest req;
+  req.table = "t";
+  EXPECT_EQ(*chunk_condition(s, req, ident, lit), "TRUE");
+  req.where = "a < 10";
+  req.after_key = {"1", "x"};
+  EXPECT_EQ(*chunk_condition(s, req, ident, lit),
+            "(a < 10) AND ((a > '1' OR (a = '1' AND b > 'x')))");
+  // Wrong arity, a NULL key and a table without a key are clear errors.
+  EXPECT_FALSE(key_compare(s, {"1"}, ">", ident, lit).is_ok());
+  auto null_key = key_compare(s, {"1", std::nullopt}, ">", ident, lit);
+  ASSERT_FALSE(null_key.is_ok());
+  EXPECT_NE(null_key.status().message().find("key column b is NULL"), std::string::npos);
+  TableSchema nokey = s;
+  for (auto& c : nokey.columns)
+    c.key = false;
+  auto none = chunk_condition(nokey, ChunkRequest{}, ident, lit);
+  ASSERT_FALSE(none.is_ok());
+  EXPECT_NE(none.status().message().find("no primary key"), std::string::npos);
+}
+
+TEST(CdcUnit, BackfillRequestsRoundTripThroughTheirFiles) {
+  using namespace sluice::cdc;
+  auto dir = std::filesystem::temp_directory_path() / ("sluice-bf-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto a = queue_backfill(dir, "orders", "id < 10", 500);
+  ASSERT_TRUE(a.is_ok()) << a.status().to_string();
+  EXPECT_FALSE(queue_backfill(dir, "orders", "", 0).is_ok());
+  auto r = *a;
+  r.state = "running";
+  r.after_key = std::vector<Value>{"9", std::nullopt};
+  r.rows = 9;
+  ASSERT_TRUE(save_backfill(dir, r).is_ok());
+  auto all = list_backfills(dir);
+  ASSERT_TRUE(all.is_ok());
+  ASSERT_EQ(all->size(), 1u);
+  const auto& b = all->front();
+  EXPECT_EQ(b.id, a->id);
+  EXPECT_EQ(b.table, "orders");
+  EXPECT_EQ(b.where, "id < 10");
+  EXPECT_EQ(b.chunk_rows, 500);
+  EXPECT_EQ(b.state, "running");
+  EXPECT_EQ(b.rows, 9);
+  ASSERT_TRUE(b.after_key.has_value());
+  EXPECT_EQ(b.after_key->at(0), "9");
+  EXPECT_FALSE(b.after_key->at(1).has_value());
+  EXPECT_FALSE(backfill_from_json("{\"id\": \"\"}").is_ok());
+  std::filesystem::remove_all(dir);
+}

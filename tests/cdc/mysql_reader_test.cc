@@ -393,6 +393,57 @@ TEST_F(MysqlReaderIT, ConcurrentWritesDuringSnapshotAppearExactlyOnce) {
   EXPECT_GT(stream_rows, 0);
 }
 
+// Backfill chunks: key order and ranges, the binlog position that matches the chunk exactly
+// (every transaction at or before it is in the chunk, later ones are not), caught_up().
+TEST_F(MysqlReaderIT, BackfillChunksCarryTheirBinlogWatermark) {
+  must(
+      "CREATE TABLE bfm (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB;"
+      "INSERT INTO bfm SELECT seq, CONCAT('v', seq) FROM seq_1_to_500;");
+  auto opened = open_mysql_reader(source({"bfm"}), Position{}, options("bfm"));
+  ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+  auto& r = **opened;
+  (void)drain(r);
+  ChunkRequest req;
+  req.table = "bfm";
+  req.limit = 100;
+  auto c1 = r.read_chunk(req);
+  ASSERT_TRUE(c1.is_ok()) << c1.status().to_string();
+  ASSERT_EQ(c1->rows.size(), 100u);
+  EXPECT_EQ(c1->rows.front().values[0], "1");
+  EXPECT_EQ(c1->rows.back().values[0], "100");
+  EXPECT_EQ(c1->position.major, c1->high + 1);
+  // Idle: the heartbeats bring caught_up() to the chunk's position.
+  for (int i = 0; i < 20 && r.caught_up() < c1->high; ++i)
+    (void)r.next(100ms);
+  EXPECT_GE(r.caught_up(), c1->high);
+  // A change after the chunk is positioned after it and is not visible to it.
+  must("UPDATE bfm SET v = 'new' WHERE id = 5");
+  auto after = drain(r);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_GT(after[0].position.major, c1->high + 1);
+  EXPECT_FALSE(c1->visible(after[0]));
+  // The next chunk starts after the last key; the update is in it.
+  req.after_key = {"100"};
+  auto c2 = r.read_chunk(req);
+  ASSERT_TRUE(c2.is_ok()) << c2.status().to_string();
+  ASSERT_EQ(c2->rows.size(), 100u);
+  EXPECT_EQ(c2->rows.front().values[0], "101");
+  EXPECT_TRUE(c2->visible(after[0]));
+  req.after_key = {};
+  req.where = "id <= 10";
+  auto c3 = r.read_chunk(req);
+  ASSERT_TRUE(c3.is_ok()) << c3.status().to_string();
+  ASSERT_EQ(c3->rows.size(), 10u);
+  EXPECT_EQ(c3->rows[4].values[1], "new");
+  // A bad condition is an error naming the table, and the reader goes on.
+  req.where = "no_such_column = 1";
+  auto bad = r.read_chunk(req);
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_NE(bad.status().message().find("bfm"), std::string::npos) << bad.status().to_string();
+  must("UPDATE bfm SET v = 'again' WHERE id = 6");
+  EXPECT_EQ(drain(r).size(), 1u);
+}
+
 TEST_F(MysqlReaderIT, ClearErrors) {
   must("CREATE TABLE errs (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO errs VALUES (1);");
   // Unreachable server.
