@@ -4,8 +4,15 @@
 // same fsync policy (one fdatasync per produce-sized chunk for fsync=batch). Prints the ratio to
 // the lesser anchor. Bounded: each phase stops after its message count or 15 s.
 //
-//   build-bus/bench/bench_bus [fsync: batch|interval|none] [messages-per-run]
+//   build-bus/bench/bench_bus [fsync: batch|interval|none] [messages-per-run] [partitions]
+//   build-bus/bench/bench_bus batch 0 [partitions] [rate]   (latency only, at `rate` and 1,000/s)
+//
+// Client settings follow what Kafka benchmarks use (printed with the figures): producer
+// linger.ms=10, batch.num.messages=100000, batch.size=1000000, large queue.buffering.max.*,
+// compression none; consumer fetch.max.bytes=52428800, max.partition.fetch.bytes=10485760;
+// messages spread round-robin over `partitions` (default 4) so broker and client pipeline.
 #include <fcntl.h>
+#include <pthread.h>
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 #include <netinet/in.h>
@@ -18,6 +25,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -105,14 +113,31 @@ struct Rate {
   double msgs_per_s, mb_per_s;
 };
 
+// The producer settings of a Kafka throughput benchmark, printed with the figures.
+const std::vector<std::pair<const char*, const char*>> kProducerSettings = {
+    {"linger.ms", "10"},
+    {"batch.num.messages", "100000"},
+    {"batch.size", "1000000"},
+    {"queue.buffering.max.messages", "2000000"},
+    {"queue.buffering.max.kbytes", "2097151"},
+    {"compression.type", "none"},
+};
+const std::vector<std::pair<const char*, const char*>> kConsumerSettings = {
+    {"fetch.max.bytes", "52428800"},
+    {"max.partition.fetch.bytes", "10485760"},
+    {"queued.max.messages.kbytes", "1048576"},
+    {"fetch.wait.max.ms", "100"},
+};
+
+int32_t g_partitions = 4;
+
 Rate produce(const std::string& bootstrap, const std::string& topic, int64_t count, size_t size,
              const char* acks) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   set(conf, "bootstrap.servers", bootstrap);
   set(conf, "acks", acks);
-  set(conf, "linger.ms", "5");
-  set(conf, "batch.size", "1000000");
-  set(conf, "queue.buffering.max.messages", "1000000");
+  for (const auto& [k, v] : kProducerSettings)
+    set(conf, k, v);
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
   char err[256];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
@@ -121,7 +146,8 @@ Rate produce(const std::string& bootstrap, const std::string& topic, int64_t cou
   auto t0 = Clock::now();
   int64_t sent = 0;
   for (; sent < count && seconds_since(t0) < 15; ++sent) {
-    while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+    auto part = static_cast<int32_t>(sent % g_partitions);
+    while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(part),
                              RD_KAFKA_V_VALUE(payload.data(), payload.size()),
                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                              RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -140,12 +166,13 @@ Rate consume(const std::string& bootstrap, const std::string& topic, int64_t cou
   set(conf, "bootstrap.servers", bootstrap);
   set(conf, "group.id", "bench");
   set(conf, "enable.auto.commit", "false");
-  set(conf, "fetch.max.bytes", "52428800");
-  set(conf, "max.partition.fetch.bytes", "10485760");
+  for (const auto& [k, v] : kConsumerSettings)
+    set(conf, k, v);
   char err[256];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(parts, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(g_partitions);
+  for (int32_t p = 0; p < g_partitions; ++p)
+    rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
   rd_kafka_assign(rk, parts);
   rd_kafka_topic_partition_list_destroy(parts);
   int64_t got = 0;
@@ -187,8 +214,9 @@ std::vector<double> latency(const std::string& bootstrap, const std::string& top
                     RD_KAFKA_V_VALUE(warm.data(), warm.size()),
                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
   rd_kafka_flush(producer, 10000);
-  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(parts, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_END;
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(g_partitions);
+  for (int32_t p = 0; p < g_partitions; ++p)
+    rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_END;
   rd_kafka_assign(consumer, parts);
   rd_kafka_topic_partition_list_destroy(parts);
   for (int i = 0; i < 10; ++i) {
@@ -225,7 +253,9 @@ std::vector<double> latency(const std::string& bootstrap, const std::string& top
           std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
               .count();
       std::memcpy(payload.data(), &ns, sizeof ns);
-      while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+      auto part = static_cast<int32_t>(sent % g_partitions);
+      while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic.c_str()),
+                               RD_KAFKA_V_PARTITION(part),
                                RD_KAFKA_V_VALUE(payload.data(), payload.size()),
                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -257,6 +287,7 @@ int main(int argc, char** argv) {
   using namespace sluice;
   std::string fsync = argc > 1 ? argv[1] : "batch";
   int64_t messages = argc > 2 ? std::stoll(argv[2]) : 300000;
+  if (argc > 3) g_partitions = std::max(1, std::stoi(argv[3]));
   log::init(log::Level::kWarn, log::Format::kText);
   auto dir =
       std::filesystem::temp_directory_path() / fmt::format("sluice_bus_bench_{}", ::getpid());
@@ -264,6 +295,7 @@ int main(int argc, char** argv) {
   bus::BrokerOptions o;
   o.data_dir = dir;
   o.listen_port = 0;
+  o.default_partitions = g_partitions;  // auto-created bench topics
   o.fsync = fsync == "batch"      ? bus::FsyncPolicy::kBatch
             : fsync == "interval" ? bus::FsyncPolicy::kInterval
                                   : bus::FsyncPolicy::kNone;
@@ -273,13 +305,31 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::thread server([&] { (void)(*broker)->run(false); });
+  pthread_setname_np(server.native_handle(), "broker-io");  // for perf/top
   std::string bootstrap = fmt::format("127.0.0.1:{}", (*broker)->port());
 
-  fmt::print("bus_bench: fsync={} (anchors measured now, same bytes)\n", fsync);
+  fmt::print("bus_bench: fsync={}, {} partitions per topic, one producer and one consumer "
+             "(librdkafka {}); anchors measured now, same bytes\n",
+             fsync, g_partitions, rd_kafka_version_str());
+  {
+    std::ifstream load("/proc/loadavg");
+    std::string l1, l5;
+    load >> l1 >> l5;
+    fmt::print("  machine load average at start: {} (1 min), {} (5 min); {} cores\n", l1, l5,
+               std::thread::hardware_concurrency());
+  }
+  fmt::print("  producer:");
+  for (const auto& [k, v] : kProducerSettings)
+    fmt::print(" {}={}", k, v);
+  fmt::print("\n  consumer:");
+  for (const auto& [k, v] : kConsumerSettings)
+    fmt::print(" {}={}", k, v);
+  fmt::print("\n");
   fmt::print("{:<26} {:>12} {:>10} {:>12} {:>12} {:>8}\n", "case", "msgs/s", "MB/s", "tcp MB/s",
              "disk MB/s", "ratio");
   double peak_100b = 0, peak_consume_100b = 0;
   for (size_t size : {size_t{100}, size_t{1024}}) {
+    if (messages <= 0) break;  // latency only
     int64_t n = size == 100 ? messages : messages / 4;
     size_t total = static_cast<size_t>(n) * size;
     double tcp = loopback_mbps(total, 1 << 20);
@@ -302,10 +352,13 @@ int main(int argc, char** argv) {
   // End-to-end latency at half the peak 100-byte rate just measured (the lesser of produce and
   // consume: past the consumer's peak a backlog grows without bound), and at a light 1,000/s.
   double half = std::min(peak_100b, peak_consume_100b) / 2;
+  if (messages <= 0) half = argc > 4 ? std::stod(argv[4]) : 50000;  // a given rate instead
   for (double rate : {half, 1000.0}) {
     auto lat = latency(bootstrap, fmt::format("bench-latency-{:.0f}", rate), rate, 5.0);
-    fmt::print("\nend-to-end latency, 100B acks=all at {:.0f} msgs/s{}: {} messages\n", rate,
-               rate == half ? " (half of peak)" : "", lat.size());
+    fmt::print(
+        "\nend-to-end latency, 100B acks=all at {:.0f} msgs/s{} over {} partitions (producer "
+        "linger.ms=1, consumer fetch.wait.max.ms=100): {} messages\n",
+        rate, rate == half ? " (half of peak)" : "", g_partitions, lat.size());
     fmt::print("  p50 {:.2f} ms  p99 {:.2f} ms  max {:.2f} ms  (goal: p99 < 5 ms at half load)\n",
                percentile(lat, 0.50) / 1000, percentile(lat, 0.99) / 1000,
                lat.empty() ? 0.0 : lat.back() / 1000);

@@ -1,6 +1,7 @@
 #include "bus/broker.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -70,8 +71,14 @@ Result<BrokerOptions> BrokerOptions::from_config(const common::Config& config,
 
 // --- connection ---
 
+namespace {
+constexpr size_t kReadChunk = 256 * 1024;
+constexpr size_t kMaxBufferedRequestBytes = 64u << 20;  // stop reading past this (back-pressure)
+constexpr size_t kMaxUnansweredRequests = 64;           // pipelined, awaiting their response
+}  // namespace
+
 Connection::Connection(tcp::socket socket, BrokerImpl& broker)
-    : socket_(std::move(socket)), broker_(broker), read_buf_(256 * 1024) {
+    : socket_(std::move(socket)), broker_(broker), in_(kReadChunk) {
   boost::system::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   peer_ = ec ? "unknown" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
@@ -92,11 +99,26 @@ void Connection::close() {
 
 void Connection::do_read() {
   if (reading_ || closed_) return;
-  // Back-pressure: stop reading while 64 MiB of requests wait.
-  if (in_.size() - in_pos_ > (64u << 20)) return;
+  if (in_end_ - in_begin_ > kMaxBufferedRequestBytes) return;
+  // Room for the next read: move the unparsed tail to the front, grow for a large request. Only
+  // here (no read in flight, no handler running) may the buffer move.
+  if (in_.size() - in_end_ < kReadChunk / 4) {
+    if (in_begin_ > 0) {
+      std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+      in_end_ -= in_begin_;
+      in_begin_ = 0;
+    }
+    size_t want = in_end_ + kReadChunk;
+    if (in_end_ >= 4) {
+      int32_t size = load_be32(in_.data());
+      if (size > 0) want = std::max(want, 4 + static_cast<size_t>(size));
+    }
+    if (in_.size() < want) in_.resize(std::max(want, in_.size() * 2));
+  }
   reading_ = true;
   socket_.async_read_some(
-      asio::buffer(read_buf_), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+      asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+      [self = shared_from_this()](boost::system::error_code ec, size_t n) {
         self->reading_ = false;
         if (ec) {
           if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
@@ -106,17 +128,16 @@ void Connection::do_read() {
           self->close();
           return;
         }
-        self->in_.append(self->read_buf_.data(), n);
+        self->in_end_ += n;
         self->process();
-        self->do_read();
       });
 }
 
 void Connection::process() {
-  while (!busy_ && !closed_) {
-    size_t avail = in_.size() - in_pos_;
+  while (!busy_ && !closed_ && pending_.size() < kMaxUnansweredRequests) {
+    size_t avail = in_end_ - in_begin_;
     if (avail < 4) break;
-    int32_t size = load_be32(in_.data() + in_pos_);
+    int32_t size = load_be32(in_.data() + in_begin_);
     if (size < 8 || size > (100 << 20)) {
       log::warn("closing connection: bad request size",
                 {log::kv("peer", peer_), log::kv("size", size)});
@@ -124,51 +145,82 @@ void Connection::process() {
       return;
     }
     if (avail < 4 + static_cast<size_t>(size)) break;
-    std::string frame = in_.substr(in_pos_ + 4, static_cast<size_t>(size));
-    in_pos_ += 4 + static_cast<size_t>(size);
+    char* frame = in_.data() + in_begin_ + 4;
+    in_begin_ += 4 + static_cast<size_t>(size);
     busy_ = true;
-    broker_.handle(shared_from_this(), frame);
+    current_slot_ = next_slot_++;
+    pending_.emplace_back();
+    broker_.handle(shared_from_this(), current_slot_, frame, static_cast<size_t>(size));
   }
-  if (in_pos_ > 0 && (in_pos_ == in_.size() || in_pos_ > (1u << 20))) {
-    in_.erase(0, in_pos_);
-    in_pos_ = 0;
-  }
+  // The buffer's layout may change only while no read is in flight (it targets in_end_).
+  if (in_begin_ == in_end_ && !reading_) in_begin_ = in_end_ = 0;
   do_read();
 }
 
-void Connection::respond(int32_t correlation_id, bool flexible_header, std::string body) {
-  if (closed_) return;
-  std::string frame;
-  frame.reserve(body.size() + 9);
-  WireWriter w(&frame);
-  w.i32(static_cast<int32_t>(body.size() + 4 + (flexible_header ? 1 : 0)));
-  w.i32(correlation_id);
-  if (flexible_header) w.empty_tagged_fields();
-  frame += body;
-  out_.push_back(std::move(frame));
+void Connection::respond(uint64_t slot, int32_t correlation_id, bool flexible_header,
+                         std::string body) {
+  if (closed_ || slot < first_pending_ || slot - first_pending_ >= pending_.size()) return;
+  Outgoing& o = pending_[slot - first_pending_];
+  store_be32(o.header, static_cast<int32_t>(body.size() + 4 + (flexible_header ? 1 : 0)));
+  store_be32(o.header + 4, correlation_id);
+  o.header_size = 8;
+  if (flexible_header) o.header[o.header_size++] = 0;  // empty tagged fields
+  o.body = std::move(body);
+  o.ready = true;
   do_write();
-  finish_without_response();
+  done_with(slot);
 }
 
-void Connection::finish_without_response() {
-  busy_ = false;
+void Connection::finish_without_response(uint64_t slot) {
+  if (closed_ || slot < first_pending_ || slot - first_pending_ >= pending_.size()) return;
+  Outgoing& o = pending_[slot - first_pending_];
+  o.ready = true;
+  o.empty = true;
+  do_write();
+  done_with(slot);
+}
+
+void Connection::release(uint64_t slot) {
+  done_with(slot);
+}
+
+void Connection::done_with(uint64_t slot) {
+  if (busy_ && slot == current_slot_) busy_ = false;
+  if (busy_) return;
   // Next request from a fresh stack frame: no re-entry into the handler that answered.
   asio::post(socket_.get_executor(), [self = shared_from_this()] { self->process(); });
 }
 
 void Connection::do_write() {
-  if (writing_ || out_.empty() || closed_) return;
+  if (writing_ || closed_) return;
+  // Every response ready at the front, in request order, in one gather write.
+  writing_batch_.clear();
+  bool was_full = pending_.size() >= kMaxUnansweredRequests;
+  while (!pending_.empty() && pending_.front().ready) {
+    if (!pending_.front().empty) writing_batch_.push_back(std::move(pending_.front()));
+    pending_.pop_front();
+    ++first_pending_;
+  }
+  if (was_full && !busy_) {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->process(); });
+  }
+  if (writing_batch_.empty()) return;
+  std::vector<asio::const_buffer> bufs;
+  bufs.reserve(writing_batch_.size() * 2);
+  for (const auto& o : writing_batch_) {
+    bufs.emplace_back(o.header, o.header_size);
+    if (!o.body.empty()) bufs.emplace_back(o.body.data(), o.body.size());
+  }
   writing_ = true;
-  asio::async_write(socket_, asio::buffer(out_.front()),
-                    [self = shared_from_this()](boost::system::error_code ec, size_t) {
-                      self->writing_ = false;
-                      if (ec) {
-                        self->close();
-                        return;
-                      }
-                      self->out_.pop_front();
-                      self->do_write();
-                    });
+  asio::async_write(socket_, bufs, [self = shared_from_this()](boost::system::error_code ec, size_t) {
+    self->writing_ = false;
+    self->writing_batch_.clear();
+    if (ec) {
+      self->close();
+      return;
+    }
+    self->do_write();
+  });
 }
 
 // --- broker ---
@@ -321,6 +373,7 @@ Status BrokerImpl::run(bool handle_signals) {
   }
   sync_stop_ = false;
   sync_thread_ = std::thread([this] { sync_loop(); });
+  pthread_setname_np(sync_thread_.native_handle(), "bus-sync");
   accept();
   schedule_tick();
   schedule_fsync();
@@ -358,34 +411,57 @@ void BrokerImpl::sync_loop() {
       if (sync_queue_.empty()) return;  // stopping, nothing left
       jobs.swap(sync_queue_);
     }
-    // One fdatasync per file for everything that queued up while the previous one ran.
-    std::map<std::pair<dev_t, ino_t>, Status> synced;
+    // One fdatasync per file for everything that queued up while the previous round ran, the
+    // files' fdatasyncs in parallel (the filesystem folds them into one journal commit), so a
+    // round costs about one fsync however many partitions were written.
+    struct File {
+      int fd;
+      Status result;
+    };
+    std::map<std::pair<dev_t, ino_t>, File> files;
+    std::vector<std::vector<const File*>> job_files(jobs.size());
     auto outcomes = std::make_shared<std::vector<Status>>(jobs.size());
     for (size_t i = 0; i < jobs.size(); ++i) {
       for (int fd : jobs[i].fds) {
         struct stat st {};
-        Status result;
         if (::fstat(fd, &st) != 0) {
-          result = io_error(fmt::format("fstat: {}", std::strerror(errno)));
-        } else {
-          auto key = std::make_pair(st.st_dev, st.st_ino);
-          auto it = synced.find(key);
-          if (it == synced.end()) {
-            Status s = ::fdatasync(fd) == 0
-                           ? Status::ok()
-                           : io_error(fmt::format("fdatasync: {}", std::strerror(errno)));
-            it = synced.emplace(key, s).first;
+          if ((*outcomes)[i].is_ok()) {
+            (*outcomes)[i] = io_error(fmt::format("fstat: {}", std::strerror(errno)));
           }
-          result = it->second;
+          continue;
         }
-        if (!result.is_ok() && (*outcomes)[i].is_ok()) (*outcomes)[i] = result;
-        ::close(fd);
+        auto it = files.try_emplace(std::make_pair(st.st_dev, st.st_ino), File{fd, {}}).first;
+        job_files[i].push_back(&it->second);
       }
     }
+    auto sync_one = [](File* f) {
+      if (::fdatasync(f->fd) != 0) {
+        f->result = io_error(fmt::format("fdatasync: {}", std::strerror(errno)));
+      }
+    };
+    std::vector<std::thread> helpers;
+    File* first = nullptr;
+    for (auto& [key, f] : files) {
+      if (!first) {
+        first = &f;
+      } else {
+        helpers.emplace_back(sync_one, &f);
+      }
+    }
+    if (first) sync_one(first);
+    for (auto& t : helpers)
+      t.join();
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      for (const File* f : job_files[i])
+        if (!f->result.is_ok() && (*outcomes)[i].is_ok()) (*outcomes)[i] = f->result;
+      for (int fd : jobs[i].fds)
+        ::close(fd);
+    }
     auto shared = std::make_shared<std::vector<SyncJob>>(std::move(jobs));
-    asio::post(io_, [shared, outcomes] {
+    asio::post(io_, [this, shared, outcomes] {
       for (size_t i = 0; i < shared->size(); ++i)
         (*shared)[i].done((*outcomes)[i]);
+      notify_fetchers();  // once for the whole group: high watermarks have all moved
     });
   }
 }
@@ -461,7 +537,7 @@ const ApiSupport* find_api(int16_t key) {
 void BrokerImpl::reply(const RequestContext& ctx, std::string body) {
   // Response header v1 (tagged fields) for flexible versions; ApiVersions always uses v0.
   bool flexible_header = ctx.flexible && ctx.api_key != api::kApiVersions;
-  ctx.conn->respond(ctx.correlation_id, flexible_header, std::move(body));
+  ctx.conn->respond(ctx.slot, ctx.correlation_id, flexible_header, std::move(body));
 }
 
 void BrokerImpl::reply_unsupported(const RequestContext& ctx) {
@@ -479,10 +555,14 @@ void BrokerImpl::reply_unsupported(const RequestContext& ctx) {
   reply(ctx, std::move(body));
 }
 
-void BrokerImpl::handle(const std::shared_ptr<Connection>& conn, std::string_view frame) {
-  WireReader r(frame);
+void BrokerImpl::handle(const std::shared_ptr<Connection>& conn, uint64_t slot, char* frame,
+                        size_t size) {
+  WireReader r(std::string_view(frame, size));
   RequestContext ctx;
   ctx.conn = conn;
+  ctx.slot = slot;
+  ctx.frame = frame;
+  ctx.frame_size = size;
   ctx.api_key = r.i16();
   ctx.version = r.i16();
   ctx.correlation_id = r.i32();

@@ -46,38 +46,64 @@ inline constexpr int16_t kProduce = 0, kFetch = 1, kListOffsets = 2, kMetadata =
 
 class BrokerImpl;
 
-// One client connection. Requests are handled one at a time in arrival order (as Kafka does: a
-// long-polling Fetch holds back the connection's next request), responses written in order.
+// One client connection. Requests are parsed in arrival order and answered in that order. A
+// request is handled alone (as Kafka does: a long-polling Fetch holds back the connection's next
+// request) unless its handler `release`s the connection early: a Produce waiting for its group
+// commit does, so the next request's batches are appended (and ride the same fdatasync) while
+// the first waits; its response still goes out first.
+//
+// Buffers: requests are read straight into one growing buffer and handed to the handler as a
+// mutable view of it (no copy per request; Produce patches base offsets in place); responses
+// are written with one gather write per burst (header and body never joined).
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, BrokerImpl& broker);
   void start();
-  // Queues a response (the 4-byte size and header are added here) and moves to the next request.
-  void respond(int32_t correlation_id, bool flexible_header, std::string body);
-  // Moves to the next request without a response (Produce with acks=0).
-  void finish_without_response();
+  // Queues the response for request `slot` (the 4-byte size and header are added here); it is
+  // written once every earlier request's response is. Moves on to the next request if `slot`
+  // is the one being handled.
+  void respond(uint64_t slot, int32_t correlation_id, bool flexible_header, std::string body);
+  // Request `slot` gets no response (Produce with acks=0).
+  void finish_without_response(uint64_t slot);
+  // Lets the next request be handled while `slot` is still unanswered.
+  void release(uint64_t slot);
   void close();
   const std::string& peer() const { return peer_; }
   bool closed() const { return closed_; }
 
  private:
+  struct Outgoing {
+    bool ready = false;
+    bool empty = false;  // no response (acks=0)
+    char header[9];
+    size_t header_size = 0;
+    std::string body;
+  };
   void do_read();
   void process();
   void do_write();
+  void done_with(uint64_t slot);
 
   tcp::socket socket_;
   BrokerImpl& broker_;
   std::string peer_;
-  std::string in_;
-  size_t in_pos_ = 0;
+  std::vector<char> in_;  // [in_begin_, in_end_) holds unparsed bytes
+  size_t in_begin_ = 0, in_end_ = 0;
   bool busy_ = false, reading_ = false, writing_ = false, closed_ = false;
-  std::deque<std::string> out_;
-  std::vector<char> read_buf_;
+  uint64_t next_slot_ = 0;      // slot of the next request parsed
+  uint64_t current_slot_ = 0;   // the request being handled while busy_
+  uint64_t first_pending_ = 0;  // slot of pending_.front()
+  std::deque<Outgoing> pending_;  // responses by slot, written in order
+  std::vector<Outgoing> writing_batch_;
 };
 
 // What a handler needs about the request it answers.
 struct RequestContext {
   std::shared_ptr<Connection> conn;
+  uint64_t slot = 0;  // the request's place in its connection's response order
+  // The request frame (the handler may modify it in place, e.g. Produce patches base offsets).
+  char* frame = nullptr;
+  size_t frame_size = 0;
   int16_t api_key = 0;
   int16_t version = 0;
   int32_t correlation_id = 0;
@@ -98,7 +124,8 @@ class BrokerImpl {
   uint16_t port() const { return port_; }
 
   // Parses the request header and dispatches to a handler.
-  void handle(const std::shared_ptr<Connection>& conn, std::string_view frame);
+  // `frame` stays valid (and the handler may modify it) until the handler returns.
+  void handle(const std::shared_ptr<Connection>& conn, uint64_t slot, char* frame, size_t size);
 
   asio::io_context& io() { return io_; }
 

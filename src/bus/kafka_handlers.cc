@@ -198,7 +198,9 @@ void BrokerImpl::produce(const RequestContext& ctx, WireReader& r) {
         pr.outcome.error = KafkaError::kCorruptMessage;
       } else {
         pr.log = t->partitions[static_cast<size_t>(index)].get();
-        pr.outcome = pr.log->append(*records);
+        // The record set is a view of the connection's request buffer: appended in place.
+        char* data = ctx.frame + (records->data() - ctx.frame);
+        pr.outcome = pr.log->append_in_place(data, records->size());
         if (!pr.outcome.message.empty() && pr.outcome.error != KafkaError::kNone) {
           log::warn("produce rejected", {log::kv("topic", name), log::kv("partition", index),
                                          log::kv("error", kafka_error_name(pr.outcome.error)),
@@ -212,9 +214,8 @@ void BrokerImpl::produce(const RequestContext& ctx, WireReader& r) {
 
   // The answer (and the offsets consumers may see) once the batches are durable.
   auto finish = [this, ctx, acks, v](const std::vector<TopicResults>& results) {
-    notify_fetchers();
     if (acks == 0) {
-      ctx.conn->finish_without_response();
+      ctx.conn->finish_without_response(ctx.slot);
       return;
     }
     std::string body;
@@ -247,6 +248,7 @@ void BrokerImpl::produce(const RequestContext& ctx, WireReader& r) {
         if (pr.log && pr.outcome.error == KafkaError::kNone) pr.log->advance_high_watermark(pr.end);
       }
     }
+    notify_fetchers();
     finish(results);
     return;
   }
@@ -272,6 +274,8 @@ void BrokerImpl::produce(const RequestContext& ctx, WireReader& r) {
     return;
   }
   auto pending = std::make_shared<std::vector<TopicResults>>(std::move(results));
+  // The sync thread calls back for every request of one group commit, then notifies waiting
+  // fetches once (they see the whole group's records in one response).
   submit_sync(std::move(fds), [this, pending, finish](Status st) {
     for (auto& [name, parts] : *pending) {
       Topic* t = topics_->find(name);
@@ -291,6 +295,9 @@ void BrokerImpl::produce(const RequestContext& ctx, WireReader& r) {
     }
     finish(*pending);
   });
+  // Handle the connection's next request meanwhile: its batches join this group commit or the
+  // next; the responses still go out in request order.
+  ctx.conn->release(ctx.slot);
 }
 
 size_t BrokerImpl::build_fetch_response(const PendingFetch& f, std::string* body) {
@@ -304,7 +311,6 @@ size_t BrokerImpl::build_fetch_response(const PendingFetch& f, std::string* body
   size_t budget = f.max_bytes > 0 ? static_cast<size_t>(f.max_bytes) : (64u << 20);
   size_t total = 0;
   w.array_length(static_cast<int32_t>(f.topics.size()));
-  std::string records;
   for (const auto& tr : f.topics) {
     w.string(tr.name);
     w.array_length(static_cast<int32_t>(tr.partitions.size()));
@@ -312,7 +318,6 @@ size_t BrokerImpl::build_fetch_response(const PendingFetch& f, std::string* body
     for (const auto& pr : tr.partitions) {
       KafkaError err = KafkaError::kNone;
       int64_t hw = -1, start = -1;
-      records.clear();
       PartitionLog* log =
           (t && pr.partition >= 0 && pr.partition < static_cast<int32_t>(t->partitions.size()))
               ? t->partitions[static_cast<size_t>(pr.partition)].get()
@@ -324,20 +329,9 @@ size_t BrokerImpl::build_fetch_response(const PendingFetch& f, std::string* body
         start = log->log_start_offset();
         if (pr.offset < start || pr.offset > log->log_end_offset()) {
           err = KafkaError::kOffsetOutOfRange;
-        } else if (pr.offset < hw && (total < budget || total == 0)) {
-          size_t limit = std::min<size_t>(static_cast<size_t>(std::max(pr.max_bytes, 1)),
-                                          budget > total ? budget - total : 1);
-          auto got = log->read(pr.offset, limit, &records, hw);
-          if (!got.is_ok()) {
-            log::error("fetch read failed",
-                       {log::kv("topic", tr.name), log::kv("error", got.status().message())});
-            err = KafkaError::kKafkaStorageError;
-            records.clear();
-          } else {
-            total += *got;
-          }
         }
       }
+      size_t error_pos = body->size() + 4;
       w.i32(pr.partition);
       w.i16(code(err));
       w.i64(hw);
@@ -348,7 +342,24 @@ size_t BrokerImpl::build_fetch_response(const PendingFetch& f, std::string* body
       } else {
         w.array_length(-1);
       }
-      w.bytes(records);
+      // The record set is read from the segment straight into the response, its length
+      // patched in after.
+      size_t length_pos = body->size();
+      w.i32(0);
+      if (err == KafkaError::kNone && pr.offset < hw && (total < budget || total == 0)) {
+        size_t limit = std::min<size_t>(static_cast<size_t>(std::max(pr.max_bytes, 1)),
+                                        budget > total ? budget - total : 1);
+        auto got = log->read(pr.offset, limit, body, hw);
+        if (!got.is_ok()) {
+          log::error("fetch read failed",
+                     {log::kv("topic", tr.name), log::kv("error", got.status().message())});
+          body->resize(length_pos + 4);
+          store_be16(body->data() + error_pos, code(KafkaError::kKafkaStorageError));
+        } else {
+          total += *got;
+        }
+      }
+      store_be32(body->data() + length_pos, static_cast<int32_t>(body->size() - length_pos - 4));
     }
   }
   return total;

@@ -85,6 +85,7 @@ class Segment {
     return Status::ok();
   }
   void close_files() {
+    flush_indexes();
     for (int* fd : {&fd_, &idx_fd_, &time_fd_}) {
       if (*fd >= 0) ::close(*fd);
       *fd = -1;
@@ -174,6 +175,7 @@ class Segment {
   }
 
   Status sync() {
+    flush_indexes();
     if (::fdatasync(fd_) != 0) return errno_status("fsync", log_path());
     return Status::ok();
   }
@@ -259,6 +261,8 @@ class Segment {
   }
 
   Status rewrite_indexes() {
+    idx_pending_.clear();
+    time_pending_.clear();
     std::string idx, tim;
     WireWriter wi(&idx), wt(&tim);
     for (const auto& e : index_) {
@@ -279,24 +283,48 @@ class Segment {
     return Status::ok();
   }
 
+  // Index entries are buffered and written in bulk (when 4 KiB gather, at a sync, a roll and
+  // on close): the active segment's indexes are rebuilt by recovery's full scan, and a sealed
+  // segment's are flushed when it rolls, so a lost tail only costs a longer scan.
   void append_index_entry(const IndexEntry& e) {
     char b[8];
     store_be32(b, static_cast<int32_t>(e.offset - base_offset_));
     store_be32(b + 4, static_cast<int32_t>(e.position));
-    // Index files are rebuilt on recovery, so a failed write only costs a rescan.
-    if (pwrite_all(idx_fd_, b, sizeof(b), idx_size_, index_path()).is_ok()) idx_size_ += 8;
+    idx_pending_.append(b, sizeof(b));
+    if (idx_pending_.size() >= 4096) flush_indexes();
   }
   void append_time_entry(const TimeEntry& e) {
     char b[12];
     store_be64(b, e.timestamp);
     store_be32(b + 8, static_cast<int32_t>(e.offset - base_offset_));
-    if (pwrite_all(time_fd_, b, sizeof(b), time_size_, time_path()).is_ok()) time_size_ += 12;
+    time_pending_.append(b, sizeof(b));
+    if (time_pending_.size() >= 4096) flush_indexes();
   }
+
+ public:
+  void flush_indexes() {
+    // Index files are rebuilt on recovery, so a failed write only costs a rescan.
+    if (!idx_pending_.empty() && idx_fd_ >= 0 &&
+        pwrite_all(idx_fd_, idx_pending_.data(), idx_pending_.size(), idx_size_, index_path())
+            .is_ok()) {
+      idx_size_ += static_cast<int64_t>(idx_pending_.size());
+    }
+    idx_pending_.clear();
+    if (!time_pending_.empty() && time_fd_ >= 0 &&
+        pwrite_all(time_fd_, time_pending_.data(), time_pending_.size(), time_size_, time_path())
+            .is_ok()) {
+      time_size_ += static_cast<int64_t>(time_pending_.size());
+    }
+    time_pending_.clear();
+  }
+
+ private:
 
   fs::path dir_;
   int64_t base_offset_;
   int fd_ = -1, idx_fd_ = -1, time_fd_ = -1;
   int64_t size_ = 0, idx_size_ = 0, time_size_ = 0;
+  std::string idx_pending_, time_pending_;
   int64_t next_offset_ = 0;
   int64_t max_timestamp_ = -1;
   int64_t bytes_since_index_ = 0;
@@ -363,7 +391,7 @@ int64_t PartitionLog::size_bytes() const {
 }
 
 Status PartitionLog::roll() {
-  SLUICE_RETURN_IF_ERROR(segments_.back()->sync());
+  SLUICE_RETURN_IF_ERROR(segments_.back()->sync());  // also writes its buffered index entries
   auto seg = std::make_unique<Segment>(dir_, next_offset_);
   SLUICE_RETURN_IF_ERROR(seg->open_files(true));
   segments_.push_back(std::move(seg));
@@ -383,10 +411,17 @@ void PartitionLog::remember_producer(const BatchHeader& h) {
 }
 
 AppendOutcome PartitionLog::append(std::string_view record_set) {
+  std::string copy(record_set);
+  return append_in_place(copy.data(), copy.size());
+}
+
+AppendOutcome PartitionLog::append_in_place(char* data, size_t size) {
   AppendOutcome out;
-  // Validate every batch first so a request is applied whole or not at all.
+  const std::string_view record_set(data, size);
+  // Validate every batch first so a request is applied whole or not at all. Only the headers
+  // are parsed and the CRC checked; records are decoded only on compacted topics (keys).
   struct Pending {
-    std::string bytes;
+    size_t pos;
     BatchHeader header;
   };
   std::vector<Pending> pending;
@@ -435,7 +470,7 @@ AppendOutcome PartitionLog::append(std::string_view record_set) {
         }
       }
     }
-    pending.push_back({std::string(batch), *h});
+    pending.push_back({pos, *h});
     pos += h->total_size();
   }
   if (pending.empty()) {
@@ -484,8 +519,9 @@ AppendOutcome PartitionLog::append(std::string_view record_set) {
 
   for (auto& p : pending) {
     auto& seg = *segments_.back();
-    if (seg.size() > 0 &&
-        seg.size() + static_cast<int64_t>(p.bytes.size()) > config_.segment_bytes) {
+    char* bytes = data + p.pos;
+    const size_t n = p.header.total_size();
+    if (seg.size() > 0 && seg.size() + static_cast<int64_t>(n) > config_.segment_bytes) {
       if (Status st = roll(); !st.is_ok()) {
         out.error = KafkaError::kKafkaStorageError;
         out.message = st.message();
@@ -494,9 +530,11 @@ AppendOutcome PartitionLog::append(std::string_view record_set) {
     }
     p.header.base_offset = next_offset_;
     p.header.leader_epoch = 0;
-    store_be64(p.bytes.data() + kBatchBaseOffsetPos, next_offset_);
-    store_be32(p.bytes.data() + kBatchLeaderEpochPos, 0);
-    if (Status st = segments_.back()->append(p.bytes, p.header, config_.index_interval_bytes);
+    // Base offset and leader epoch are outside the CRC: patched in place, then written as is.
+    store_be64(bytes + kBatchBaseOffsetPos, next_offset_);
+    store_be32(bytes + kBatchLeaderEpochPos, 0);
+    if (Status st = segments_.back()->append(std::string_view(bytes, n), p.header,
+                                             config_.index_interval_bytes);
         !st.is_ok()) {
       out.error = KafkaError::kKafkaStorageError;
       out.message = st.message();
@@ -537,24 +575,32 @@ Result<size_t> PartitionLog::read(int64_t offset, size_t max_bytes, std::string*
   for (; it != segments_.end(); ++it) {
     const Segment& seg = **it;
     SLUICE_ASSIGN_OR_RETURN(int64_t pos, seg.find_position(offset));
-    // Whole batches up to the budget; the first batch always goes.
-    int64_t end = pos;
-    while (end < seg.size()) {
-      SLUICE_ASSIGN_OR_RETURN(auto h, seg.header_at(end));
+    if (pos >= seg.size()) continue;
+    // One pread of up to the budget (at least the first batch) straight into `out`, then whole
+    // batches are kept by walking their headers in memory.
+    SLUICE_ASSIGN_OR_RETURN(auto first, seg.header_at(pos));
+    size_t budget = max_bytes > read ? max_bytes - read : 0;
+    size_t want = std::min<size_t>(static_cast<size_t>(seg.size() - pos),
+                                   std::max(budget, read == 0 ? first.total_size() : 0));
+    if (want == 0) break;
+    size_t at = out->size();
+    SLUICE_RETURN_IF_ERROR(seg.read_bytes(pos, want, out));
+    size_t keep = 0;
+    while (keep + kBatchHeaderSize <= want) {
+      SLUICE_ASSIGN_OR_RETURN(auto h, parse_batch_header(std::string_view(out->data() + at + keep,
+                                                                           want - keep)));
       if (h.base_offset >= limit_offset) {
         limited = true;
         break;
       }
       size_t n = h.total_size();
-      if (read > 0 && read + static_cast<size_t>(end - pos) + n > max_bytes) break;
-      if (read == 0 && end > pos && static_cast<size_t>(end - pos) + n > max_bytes) break;
-      end += static_cast<int64_t>(n);
+      if (keep + n > want) break;
+      if (keep > 0 && read + keep + n > max_bytes) break;
+      keep += n;
     }
-    if (end > pos) {
-      SLUICE_RETURN_IF_ERROR(seg.read_bytes(pos, static_cast<size_t>(end - pos), out));
-      read += static_cast<size_t>(end - pos);
-    }
-    if (limited || end < seg.size() || read >= max_bytes) break;
+    out->resize(at + keep);
+    read += keep;
+    if (limited || pos + static_cast<int64_t>(keep) < seg.size() || read >= max_bytes) break;
   }
   return read;
 }

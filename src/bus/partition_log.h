@@ -54,6 +54,9 @@ class PartitionLog {
   // keys on compacted topics; idempotent producers deduplicated by producer id, epoch and
   // sequence). Returns the base offset given to the first batch.
   AppendOutcome append(std::string_view record_set);
+  // The same on a record set the caller owns: each batch's base offset and leader epoch are
+  // patched in `data` (outside the CRC) and the bytes written from there, without a copy.
+  AppendOutcome append_in_place(char* data, size_t size);
 
   // fsync of the active segment (and of any segment rolled since the last sync).
   Status sync();

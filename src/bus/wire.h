@@ -127,6 +127,11 @@ inline void store_be64(char* p, int64_t v) {
   for (int i = 7; i >= 0; --i, v >>= 8)
     p[i] = static_cast<char>(v & 0xff);
 }
+inline void store_be16(char* p, int16_t v) {
+  auto u = static_cast<uint16_t>(v);
+  p[0] = static_cast<char>(u >> 8);
+  p[1] = static_cast<char>(u & 0xff);
+}
 inline void store_be32(char* p, int32_t v) {
   uint32_t u = static_cast<uint32_t>(v);
   for (int i = 3; i >= 0; --i, u >>= 8)

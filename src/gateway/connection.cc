@@ -27,6 +27,7 @@ using detail::Token;
 namespace {
 
 constexpr const char* kServerVersion = "15.0 (Sluice)";
+constexpr const char* kServerVersionNum = "150000";  // current_setting('server_version_num')
 constexpr size_t kFlushBytes = 256 * 1024;
 
 std::string lower(std::string_view s) {
@@ -518,6 +519,7 @@ Status Connection::open_session() {
   }
   // Reported parameters (protocol "ParameterStatus").
   settings_["server_version"] = kServerVersion;
+  settings_["server_version_num"] = kServerVersionNum;
   settings_["server_encoding"] = "UTF8";
   settings_["client_encoding"] = "UTF8";
   settings_["datestyle"] = "ISO, MDY";

@@ -295,11 +295,15 @@ CREATE VIEW sluice_pg.is_tables AS
 CREATE VIEW sluice_pg.is_columns AS
   SELECT * REPLACE (coalesce((SELECT CASE WHEN t.typcategory = 'A' THEN 'ARRAY' ELSE t.fmt END
                               FROM sluice_pg.types t WHERE t.oid = sluice_pg.type_oid(data_type)),
-                             lower(data_type)) AS data_type)
+                             lower(data_type)) AS data_type,
+            coalesce((SELECT t.typname FROM sluice_pg.types t
+                      WHERE t.oid = sluice_pg.type_oid(data_type)), lower(data_type)) AS udt_name)
   FROM information_schema.columns
   WHERE table_schema <> 'sluice_pg' AND table_name NOT LIKE '%@%';
 CREATE VIEW sluice_pg.is_schemata AS
-  SELECT * FROM information_schema.schemata WHERE schema_name <> 'sluice_pg';
+  SELECT * FROM information_schema.schemata
+  WHERE (catalog_name = 'memory' AND schema_name <> 'sluice_pg')
+     OR (catalog_name = 'system' AND schema_name IN ('pg_catalog', 'information_schema'));
 CREATE VIEW sluice_pg.is_views AS
   SELECT * FROM information_schema.views
   WHERE table_schema <> 'sluice_pg' AND table_name NOT LIKE '%@%'
@@ -346,6 +350,13 @@ CREATE MACRO sluice_pg.pg_get_function_result(x) AS '';
 CREATE MACRO sluice_pg.pg_get_function_arguments(x) AS '';
 CREATE MACRO sluice_pg.quote_ident(x) AS
   CASE WHEN regexp_matches(x, '^[a-z_][a-z0-9_]*$') THEN x ELSE '"' || replace(x, '"', '""') || '"' END;
+CREATE MACRO sluice_pg.quote_literal(x) AS '''' || replace(CAST(x AS VARCHAR), '''', '''''') || '''';
+CREATE MACRO sluice_pg.parse_ident(x) AS list_transform(
+  regexp_extract_all(x, '"(?:[^"]|"")*"|[^."]+'),
+  lambda e: CASE WHEN e[1] = '"' THEN replace(e[2:-2], '""', '"') ELSE lower(trim(e)) END),
+  (x, strict) AS list_transform(
+  regexp_extract_all(x, '"(?:[^"]|"")*"|[^."]+'),
+  lambda e: CASE WHEN e[1] = '"' THEN replace(e[2:-2], '""', '"') ELSE lower(trim(e)) END);
 CREATE MACRO sluice_pg.pg_tablespace_location(x) AS '';
 CREATE MACRO sluice_pg.pg_relation_is_publishable(x) AS false;
 CREATE MACRO sluice_pg.pg_column_is_updatable(a, b, c) AS false;

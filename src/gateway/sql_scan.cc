@@ -330,6 +330,8 @@ const std::set<std::string>& overridden() {
       "pg_get_function_result",
       "pg_get_function_arguments",
       "quote_ident",
+      "quote_literal",
+      "parse_ident",
       "pg_has_role",
       "current_user",
       "session_user",
@@ -469,6 +471,87 @@ std::string rewrite_reg_casts_once(std::string_view sql) {
   return out;
 }
 
+// Words that end a FROM item (so they are not its alias) or the FROM list.
+bool ends_from_item(const Token& tok) {
+  static const std::set<std::string> k = {
+      "where",     "group",  "order",   "limit",   "offset",  "having", "union", "except",
+      "intersect", "window", "qualify", "on",      "using",   "join",   "inner", "left",
+      "right",     "full",   "cross",   "natural", "lateral", "for",    "fetch", "returning"};
+  return tok.kind == Token::kWord && k.count(tok.text) > 0;
+}
+
+// PostgreSQL lets a scalar function stand in FROM as a one-column relation named by its alias,
+// as in Grafana's search_path query: `FROM generate_series(array_lower(a,1), array_upper(a,1))
+// as i, string_to_array(current_setting('search_path'),',') s`. DuckDB has no such table
+// function (string_to_array) or refuses subqueries in a table function's arguments
+// (current_setting reads a table), so `f(args) [AS] x` becomes `(SELECT f(args) AS x) AS x`,
+// with unnest() for the set-returning generate_series. Only aliased items without a column
+// list are rewritten.
+std::string rewrite_from_functions(std::string_view sql) {
+  auto t = tokenize(sql);
+  struct Level {
+    bool query = false;    // a (sub)query's level, where FROM is a clause
+    bool in_from = false;  // between FROM and the end of its list
+  };
+  std::vector<Level> levels = {{true, false}};
+  std::string out;
+  size_t copied = 0;
+  auto starts_item = [&](size_t j) {
+    const Token& f = t[j];
+    if (f.kind != Token::kWord || j + 1 >= t.size() || !t[j + 1].sym("(")) return size_t{0};
+    if (f.text != "generate_series" && f.text != "string_to_array" &&
+        f.text != "regexp_split_to_array")
+      return size_t{0};
+    size_t close = j + 1;
+    int depth = 0;
+    for (; close < t.size(); ++close) {
+      if (t[close].sym("(")) ++depth;
+      if (t[close].sym(")") && --depth == 0) break;
+    }
+    if (close >= t.size()) return size_t{0};
+    return close;
+  };
+  for (size_t i = 0; i < t.size(); ++i) {
+    Level& level = levels.back();
+    if (t[i].sym("(")) {
+      bool query = i + 1 < t.size() && (t[i + 1].is("select") || t[i + 1].is("with"));
+      levels.push_back({query, false});
+      continue;
+    }
+    if (t[i].sym(")")) {
+      if (levels.size() > 1) levels.pop_back();
+      continue;
+    }
+    if (!level.query) continue;
+    bool item_start = false;
+    if ((t[i].is("from") && !(i > 0 && t[i - 1].is("distinct"))) || t[i].is("join")) {
+      level.in_from = true;
+      item_start = true;
+    } else if (level.in_from && t[i].sym(",")) {
+      item_start = true;
+    } else if (ends_from_item(t[i]) || t[i].sym(";")) {
+      level.in_from = false;
+    }
+    if (!item_start || i + 1 >= t.size()) continue;
+    size_t j = i + 1;
+    size_t close = starts_item(j);
+    if (close == 0) continue;
+    size_t alias_at = close + 1;
+    if (alias_at < t.size() && t[alias_at].is("as")) ++alias_at;
+    if (alias_at >= t.size() || !t[alias_at].ident() || ends_from_item(t[alias_at])) continue;
+    if (alias_at + 1 < t.size() && t[alias_at + 1].sym("(")) continue;  // a column list
+    std::string call(sql.substr(t[j].begin, t[close].end - t[j].begin));
+    std::string alias(sql.substr(t[alias_at].begin, t[alias_at].end - t[alias_at].begin));
+    if (t[j].text == "generate_series") call = "unnest(" + call + ")";
+    out.append(sql.substr(copied, t[j].begin - copied));
+    out += "(SELECT " + call + " AS " + alias + ") AS " + alias;
+    copied = t[alias_at].end;
+    i = alias_at;
+  }
+  out.append(sql.substr(copied));
+  return out;
+}
+
 }  // namespace
 
 bool mentions_catalog(const std::vector<Token>& t) {
@@ -587,6 +670,14 @@ std::string rewrite_pg_syntax(std::string_view sql) {
       emit(i, i + 1, renamed_function(t[i].text));
       continue;
     }
+    // The bare keyword USER (PostgreSQL's current_user) where an expression starts.
+    if (t[i].is("user") && i > 0 &&
+        (t[i - 1].is("select") || t[i - 1].is("then") || t[i - 1].is("else") ||
+         t[i - 1].is("when") || t[i - 1].sym(",") || t[i - 1].sym("(") || t[i - 1].sym("=")) &&
+        !(i + 1 < t.size() && (t[i + 1].sym("(") || t[i + 1].sym(".")))) {
+      emit(i, i + 1, "sluice_pg.login_user()");
+      continue;
+    }
     if (t[i].kind == Token::kWord && overridden().count(t[i].text) > 0 &&
         (i == 0 || !t[i - 1].sym(".")) && !(i > 0 && t[i - 1].sym("::"))) {
       bool is_call = i + 1 < t.size() && t[i + 1].sym("(");
@@ -622,7 +713,7 @@ std::string rewrite_pg_syntax(std::string_view sql) {
     if (next == out) break;
     out = std::move(next);
   }
-  return out;
+  return rewrite_from_functions(out);
 }
 
 std::string forbidden_feature(const std::vector<Token>& t) {

@@ -414,6 +414,18 @@ class RawClient {
   }
   // Sends a request (header v1) and returns the response body after the correlation id.
   std::string call(int16_t key, int16_t version, const std::string& body) {
+    int32_t id = send(key, version, body);
+    auto [got, resp] = receive();
+    EXPECT_EQ(got, id);
+    return resp;
+  }
+  // Sends a request without waiting; returns its correlation id.
+  int32_t send(int16_t key, int16_t version, const std::string& body) {
+    std::string req = frame(key, version, body);
+    boost::asio::write(socket_, boost::asio::buffer(req));
+    return correlation_;
+  }
+  std::string frame(int16_t key, int16_t version, const std::string& body) {
     std::string req;
     WireWriter w(&req);
     w.i32(0);
@@ -423,13 +435,17 @@ class RawClient {
     w.string("raw");
     w.raw(body);
     w.patch_i32(0, static_cast<int32_t>(req.size() - 4));
-    boost::asio::write(socket_, boost::asio::buffer(req));
+    return req;
+  }
+  int32_t last_id() const { return correlation_; }
+  void write(const std::string& bytes) { boost::asio::write(socket_, boost::asio::buffer(bytes)); }
+  // The next response: its correlation id and body.
+  std::pair<int32_t, std::string> receive() {
     char size_buf[4];
     boost::asio::read(socket_, boost::asio::buffer(size_buf));
     std::string resp(static_cast<size_t>(load_be32(size_buf)), '\0');
     boost::asio::read(socket_, boost::asio::buffer(resp));
-    EXPECT_EQ(load_be32(resp.data()), correlation_);
-    return resp.substr(4);
+    return {load_be32(resp.data()), resp.substr(4)};
   }
 
  private:
@@ -502,6 +518,87 @@ TEST_F(BrokerTest, RawProtocolUnsupportedVersionsAndDuplicates) {
   EXPECT_EQ(produce_result(c.call(0, 7, produce_body("raw", corrupt))).first, 2);
   EXPECT_EQ(produce_result(c.call(0, 7, produce_body("missing", b0))).first, 3);
   EXPECT_EQ(watermarks(broker_->bootstrap(), "raw").second, 2);
+}
+
+// Pipelined requests on one connection (as librdkafka sends them): Produce requests waiting for
+// their group commit let the next ones be appended, yet every response comes back in request
+// order, a corrupt batch among them is refused with CORRUPT_MESSAGE and never stored, and a
+// Fetch (read straight from the segment) sees exactly the acknowledged batches.
+TEST_F(BrokerTest, PipelinedRequestsAnswerInOrderAndRejectCorruptBatches) {
+  start();
+  RawClient c(broker_->port());
+  std::string md;
+  WireWriter mw(&md);
+  mw.i32(1);
+  mw.string("pipe");
+  c.call(3, 1, md);
+  // 20 produces (every 7th corrupt) and a metadata request, written in one go.
+  std::string burst;
+  std::vector<std::pair<int32_t, bool>> sent;  // correlation id, corrupt
+  for (int i = 0; i < 20; ++i) {
+    std::string b = testing::make_batch({{"k", "v" + std::to_string(i)}, {"k", "w"}});
+    bool corrupt = i % 7 == 3;
+    if (corrupt) b[b.size() - 2] ^= 1;
+    burst += c.frame(0, 7, produce_body("pipe", b));
+    sent.emplace_back(c.last_id(), corrupt);
+  }
+  burst += c.frame(3, 1, md);
+  int32_t metadata_id = c.last_id();
+  c.write(burst);
+  int64_t next_offset = 0;
+  for (const auto& [id, corrupt] : sent) {
+    auto [got, resp] = c.receive();
+    ASSERT_EQ(got, id) << "responses must come back in request order";
+    auto [err, base] = produce_result(resp);
+    if (corrupt) {
+      EXPECT_EQ(err, 2) << "CORRUPT_MESSAGE";
+    } else {
+      EXPECT_EQ(err, 0);
+      EXPECT_EQ(base, next_offset);
+      next_offset += 2;
+    }
+  }
+  EXPECT_EQ(c.receive().first, metadata_id);
+  EXPECT_EQ(next_offset, 34);  // 17 good batches of 2 records
+  // Fetch v4 from offset 0: the good batches, in order, with dense offsets.
+  std::string fb;
+  WireWriter fw(&fb);
+  fw.i32(-1);       // replica_id
+  fw.i32(100);      // max_wait_ms
+  fw.i32(1);        // min_bytes
+  fw.i32(1 << 20);  // max_bytes
+  fw.i8(0);         // isolation
+  fw.i32(1);
+  fw.string("pipe");
+  fw.i32(1);
+  fw.i32(0);        // partition
+  fw.i64(0);        // fetch_offset
+  fw.i32(1 << 20);  // partition max_bytes
+  std::string resp = c.call(1, 4, fb);
+  WireReader r(resp);
+  r.i32();  // throttle
+  ASSERT_EQ(r.array_length(4), 1);
+  EXPECT_EQ(r.string(), "pipe");
+  ASSERT_EQ(r.array_length(4), 1);
+  EXPECT_EQ(r.i32(), 0);
+  EXPECT_EQ(r.i16(), 0);
+  EXPECT_EQ(r.i64(), 34);  // high watermark
+  r.i64();
+  r.array_length(4);
+  auto records = r.nullable_bytes();
+  ASSERT_TRUE(r.ok() && records);
+  std::vector<int64_t> bases;
+  for (size_t pos = 0; pos < records->size();) {
+    auto h = parse_batch_header(records->substr(pos));
+    ASSERT_TRUE(h.is_ok());
+    ASSERT_TRUE(validate_batch(records->substr(pos, h->total_size()), *h).is_ok());
+    bases.push_back(h->base_offset);
+    pos += h->total_size();
+  }
+  ASSERT_EQ(bases.size(), 17u);
+  for (size_t i = 0; i < bases.size(); ++i)
+    EXPECT_EQ(bases[i], static_cast<int64_t>(2 * i));
+  EXPECT_EQ(watermarks(broker_->bootstrap(), "pipe").second, 34);
 }
 
 }  // namespace

@@ -1,21 +1,16 @@
-// Helpers for the bus tests: building record batches, temporary folders, running commands and a
-// `sluice broker` child process on a free loopback port.
+// Helpers for the bus tests: building record batches, temporary folders, and a `sluice broker`
+// child process (tests/support/sluice_process.h) with its Kafka bootstrap address.
 #pragma once
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "bus/record_batch.h"
+#include "support/sluice_process.h"
 
 namespace sluice::bus::testing {
 
@@ -68,110 +63,16 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-inline std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream b;
-  b << in.rdbuf();
-  return b.str();
-}
-
-struct CommandResult {
-  int code = -1;
-  std::string out, err;
-};
-
-// Runs a shell command with a hard time limit (coreutils `timeout`), capturing its output.
-inline CommandResult run_command(const std::string& cmd, const std::filesystem::path& dir,
-                                 int timeout_s = 30, const std::string& stdin_text = "") {
-  static int counter = 0;
-  ++counter;
-  auto base = dir / ("cmd" + std::to_string(counter));
-  std::ofstream(base.string() + ".in") << stdin_text;
-  std::ofstream(base.string() + ".sh") << cmd << "\n";
-  std::string full = "timeout -k 2 " + std::to_string(timeout_s) + " sh '" + base.string() +
-                     ".sh' <'" + base.string() + ".in' >'" + base.string() + ".out' 2>'" +
-                     base.string() + ".err'";
-  int rc = std::system(full.c_str());
-  CommandResult r;
-  r.code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  r.out = slurp(base.string() + ".out");
-  r.err = slurp(base.string() + ".err");
-  return r;
-}
+using sluice::testing::CommandResult;
+using sluice::testing::run_command;
+using sluice::testing::slurp;
 
 // A `sluice broker` child process under `dir`, listening on a free loopback port.
-class BrokerProcess {
+class BrokerProcess : public sluice::testing::SluiceProcess {
  public:
-  BrokerProcess(std::filesystem::path dir, std::string config_toml = "")
-      : dir_(std::move(dir)), config_toml_(std::move(config_toml)) {}
-  ~BrokerProcess() { kill(SIGKILL); }
-
-  // Starts the broker and waits (at most 15 s) for its "listening on" line.
-  bool start() {
-    std::filesystem::create_directories(dir_);
-    auto config = dir_ / "sluice.toml";
-    std::ofstream(config) << "[log]\nlevel = \"info\"\n" << config_toml_;
-    ++starts_;
-    auto out = dir_ / ("broker" + std::to_string(starts_) + ".out");
-    auto err = dir_ / ("broker" + std::to_string(starts_) + ".err");
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(o, 1);
-      ::dup2(e, 2);
-      std::string data = (dir_ / "data").string(), cfg = config.string();
-      ::execl(SLUICE_BINARY, SLUICE_BINARY, "broker", "--config", cfg.c_str(), "--data-dir",
-              data.c_str(), "--listen", "127.0.0.1:0", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    err_file_ = err;
-    for (int i = 0; i < 300; ++i) {
-      std::string text = slurp(out);
-      auto at = text.find("listening on 127.0.0.1:");
-      if (at != std::string::npos && text.find('\n', at) != std::string::npos) {
-        port_ = std::stoi(text.substr(at + 23));
-        return true;
-      }
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  }
-
-  // SIGTERM (graceful) or SIGKILL; waits at most 10 s, then SIGKILL.
-  void kill(int sig) {
-    if (pid_ <= 0) return;
-    ::kill(pid_, sig);
-    for (int i = 0; i < 200; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  void stop() { kill(SIGTERM); }
-
-  int port() const { return port_; }
-  std::string bootstrap() const { return "127.0.0.1:" + std::to_string(port_); }
-  std::string log() const { return slurp(err_file_); }
-  const std::filesystem::path& dir() const { return dir_; }
-
- private:
-  std::filesystem::path dir_;
-  std::string config_toml_;
-  std::filesystem::path err_file_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-  int starts_ = 0;
+  explicit BrokerProcess(const std::filesystem::path& dir, const std::string& config_toml = "")
+      : SluiceProcess(dir, "broker", sluice::testing::server_options(dir, "broker", config_toml)) {}
+  std::string bootstrap() const { return "127.0.0.1:" + std::to_string(port()); }
 };
 
 }  // namespace sluice::bus::testing

@@ -2,10 +2,7 @@
 // small lake built with `sluice sql`, users made with `sluice user add`; requests with
 // http::Client. Login, cookie flags, CSRF, wrong password, grants (the gateway's), cancel, the
 // per-snapshot dashboard cache, the table browser.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,28 +13,20 @@
 #include <thread>
 
 #include "http/client.h"
+#include "support/sluice_process.h"
 
 namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream b;
-  b << in.rdbuf();
-  return b.str();
-}
+using sluice::testing::slurp;
 
+// Runs `cmd` in `dir` (2 minutes at most); `out` gets stdout and stderr.
 int sh(const std::string& cmd, const fs::path& dir, std::string* out = nullptr) {
-  auto log = dir / "sh.out";
-  auto script = dir / "sh.sh";
-  std::ofstream(script) << cmd << "\n";
-  std::string full = "cd '" + dir.string() + "' && timeout -k 2 120 sh '" + script.string() +
-                     "' >'" + log.string() + "' 2>&1 </dev/null";
-  int rc = std::system(full.c_str());
-  if (out) *out = slurp(log);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  auto r = sluice::testing::run_command("cd '" + dir.string() + "' || exit 126\n" + cmd, dir, 120);
+  if (out) *out = r.out + r.err;
+  return r.code;
 }
 
 class ConsoleApiTest : public ::testing::Test {
@@ -79,35 +68,20 @@ class ConsoleApiTest : public ::testing::Test {
     start_console();
   }
   static void start_console() {
-    auto so = *dir_ / "console.out";
-    auto se = *dir_ / "console.err";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      if (::chdir(dir_->c_str()) != 0) ::_exit(126);
-      int o = ::open(so.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int e = ::open(se.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(o, 1);
-      ::dup2(e, 2);
-      ::execl(SLUICE_BINARY, SLUICE_BINARY, "--config", "sluice.toml", "console",
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    for (int i = 0; i < 600 && port_ == 0; ++i) {
-      std::string text = slurp(so);
-      auto at = text.find("http://127.0.0.1:");
-      if (at != std::string::npos && text.find('\n', at) != std::string::npos) {
-        port_ = static_cast<uint16_t>(std::stoi(text.substr(at + 17)));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ASSERT_NE(port_, 0) << slurp(se);
+    sluice::testing::SluiceProcess::Options o;
+    o.args = {"--config", "sluice.toml", "console"};
+    o.ready = "http://127.0.0.1:";
+    o.ready_timeout_s = 30;
+    o.in_dir = true;
+    console_ = new sluice::testing::SluiceProcess(*dir_, "console", o);
+    ASSERT_TRUE(console_->start()) << console_->log();
+    port_ = static_cast<uint16_t>(console_->port());
+    ASSERT_NE(port_, 0) << console_->log();
   }
   static void TearDownTestSuite() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int st = 0;
-      ::waitpid(pid_, &st, 0);
-    }
+    if (console_ != nullptr) console_->stop();
+    delete console_;
+    console_ = nullptr;
     fs::remove_all(*dir_);
     delete dir_;
   }
@@ -142,12 +116,12 @@ class ConsoleApiTest : public ::testing::Test {
   }
 
   static fs::path* dir_;
-  static pid_t pid_;
+  static sluice::testing::SluiceProcess* console_;
   static uint16_t port_;
 };
 
 fs::path* ConsoleApiTest::dir_ = nullptr;
-pid_t ConsoleApiTest::pid_ = -1;
+sluice::testing::SluiceProcess* ConsoleApiTest::console_ = nullptr;
 uint16_t ConsoleApiTest::port_ = 0;
 
 TEST_F(ConsoleApiTest, LoginSetsAStrictHttpOnlyCookieAndWrongPasswordIs401) {

@@ -2,28 +2,19 @@
 // process, tests/console/dags_test.mjs): the runs grid, trigger a run, its task states and log.
 // Skipped until `sluice up` serves the console and the scheduler.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <regex>
-#include <sstream>
-#include <thread>
+
+#include "support/sluice_process.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream b;
-  b << in.rdbuf();
-  return b.str();
-}
+using sluice::testing::slurp;
 
 std::string run(const std::string& cmd) {
   auto out = fs::temp_directory_path() / ("sluice_dags_cmd_" + std::to_string(::getpid()));
@@ -66,24 +57,15 @@ TEST(ConsoleDagsBrowserTest, TriggerARunAndReadItsLog) {
   std::string cfg = (dir / "sluice.toml").string();
   run("cd '" + dir.string() + "' && SLUICE_USER_PASSWORD=admin-pw '" + bin + "' --config '" + cfg +
       "' user add admin --admin");
-  auto out = dir / "up.out";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    if (::chdir(dir.c_str()) != 0) ::_exit(126);
-    std::string cmd = "exec '" + bin + "' --config '" + cfg +
-                      "' up --skip broker,registry,gateway >'" + out.string() + "' 2>'" +
-                      (dir / "up.err").string() + "'";
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  sluice::testing::SluiceProcess::Options o;
+  o.args = {"--config", cfg, "up", "--skip", "broker,registry,gateway"};
+  // The services table row "  console    http://127.0.0.1:PORT/" (the scheduler's row comes first).
+  o.ready = "console    http://127.0.0.1:";
+  o.ready_timeout_s = 30;
+  o.in_dir = true;
+  sluice::testing::SluiceProcess up(dir, "up", o);
   std::string url;
-  std::regex re(R"(http://127\.0\.0\.1:[0-9]+/)");
-  for (int i = 0; i < 300 && url.empty(); ++i) {
-    std::smatch m;
-    std::string text = slurp(out);
-    if (std::regex_search(text, m, re)) url = m.str();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  if (up.start()) url = "http://127.0.0.1:" + std::to_string(up.port()) + "/";
   std::string result;
   if (!url.empty()) {
     fs::path artifacts = fs::path(SLUICE_BUILD_DIR) / "test-artifacts" / "console";
@@ -92,10 +74,8 @@ TEST(ConsoleDagsBrowserTest, TriggerARunAndReadItsLog) {
                  SLUICE_SOURCE_DIR + "/tests/console/dags_test.mjs' '" + url + "' '" +
                  artifacts.string() + "' ; echo exit=$?");
   }
-  ::kill(pid, SIGTERM);
-  int st = 0;
-  ::waitpid(pid, &st, 0);
-  std::string log = slurp(dir / "up.err");
+  up.stop();
+  std::string log = up.log();
   fs::remove_all(dir);
   ASSERT_FALSE(url.empty()) << "sluice up printed no console URL\n" << log;
   EXPECT_NE(result.find("exit=0"), std::string::npos) << result;

@@ -9,15 +9,22 @@
 #include <thread>
 
 #include "gateway/pg_wire.h"
-#include "gateway_test_util.h"
 #include "governance/scram.h"
+#include "support/sluice_process.h"
 
 namespace sluice::gateway {
 namespace {
 
-using testing::CommandResult;
-using testing::GatewayProcess;
-using testing::run_command;
+using sluice::testing::CommandResult;
+using sluice::testing::run_command;
+using sluice::testing::SluiceProcess;
+
+// `sluice gateway` under `dir` (data in <dir>/data) with two session threads.
+SluiceProcess::Options gateway_options(const std::filesystem::path& dir,
+                                       const std::string& config_toml = "") {
+  return sluice::testing::server_options(dir, "gateway",
+                                         "[gateway]\nsession_threads = 2\n" + config_toml);
+}
 
 class GatewayTest : public ::testing::Test {
  protected:
@@ -38,10 +45,14 @@ class GatewayTest : public ::testing::Test {
             "TIMESTAMP)\"" +
             " -e \"INSERT INTO raw.t VALUES (1, 'a', 3.50, '2024-01-02 03:04:05'), (2, NULL, "
             "-1.25, "
-            "NULL), (3, 'c', 0, '2024-05-01')\" -e \"CREATE TABLE curated.secret (x INT)\"\n",
+            "NULL), (3, 'c', 0, '2024-05-01')\" -e \"CREATE TABLE curated.secret (x INT)\"" +
+            " -e \"CREATE TABLE raw.metrics (ts TIMESTAMP, host VARCHAR, value DOUBLE, ts_epoch "
+            "BIGINT)\" -e \"INSERT INTO raw.metrics VALUES ('2026-11-01 00:00:10', 'a', 1.0, "
+            "1793491210), ('2026-11-01 00:00:50', 'a', 3.0, 1793491250), ('2026-11-01 00:01:20', "
+            "'b', 10.0, 1793491280), ('2026-11-01 02:00:00', 'a', 99.0, 1793498400)\"\n",
         *dir_);
     ASSERT_EQ(r.code, 0) << r.out << r.err;
-    gateway_ = new GatewayProcess(*dir_);
+    gateway_ = new SluiceProcess(*dir_, "gateway", gateway_options(*dir_));
     ASSERT_TRUE(gateway_->start()) << gateway_->log();
   }
   static void TearDownTestSuite() {
@@ -68,11 +79,11 @@ class GatewayTest : public ::testing::Test {
   }
 
   static std::filesystem::path* dir_;
-  static GatewayProcess* gateway_;
+  static SluiceProcess* gateway_;
 };
 
 std::filesystem::path* GatewayTest::dir_ = nullptr;
-GatewayProcess* GatewayTest::gateway_ = nullptr;
+SluiceProcess* GatewayTest::gateway_ = nullptr;
 
 TEST_F(GatewayTest, PsqlListsAndDescribesLakeTables) {
   CommandResult r = run_command(psql("admin", "adminpw") + " -c '\\dt'", *dir_);
@@ -108,7 +119,7 @@ TEST_F(GatewayTest, PsqlQueriesAndCopy) {
   EXPECT_EQ(r.out, "id,s\n1,a\n2,\n3,c\n1\ta\n2\t\\N\n3\tc\n");
   r = run_command(psql("admin", "adminpw") + " -c 'SELECT * FROM raw.nope'", *dir_);
   EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.code << r.out << r.err;
 }
 
 TEST_F(GatewayTest, PsycopgSimpleQueriesAndParameters) {
@@ -157,6 +168,18 @@ TEST_F(GatewayTest, SqlAlchemyReflection) {
 
 // JDBC (Debian's PostgreSQL driver): DatabaseMetaData introspection, prepared statements with
 // typed getters, and the no-grant error, for a read-only user and an admin.
+// The statements Grafana's PostgreSQL data source sends (health check, version and
+// TimescaleDB detection, table and column lists, macro-expanded time series), as a read-only
+// user the way a Grafana data source should be set up.
+TEST_F(GatewayTest, GrafanaDataSourceQueries) {
+  CommandResult r =
+      run_command("/usr/bin/python3 '" SLUICE_SOURCE_DIR "/tests/gateway/grafana_checks.py' " +
+                      std::to_string(gateway_->port()) + " reader readerpw",
+                  *dir_);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("ok time series"), std::string::npos) << r.out;
+}
+
 TEST_F(GatewayTest, JdbcMetadataAndPreparedStatements) {
   for (auto [user, pw] : {std::pair{"reader", "readerpw"}, std::pair{"admin", "adminpw"}}) {
     CommandResult r = run_command("java -cp /usr/share/java/postgresql.jar '" SLUICE_SOURCE_DIR
@@ -174,7 +197,7 @@ TEST_F(GatewayTest, LargeResultStreamsInBoundedMemory) {
   std::thread sampler([&] {
     std::string status = "/proc/" + std::to_string(gateway_->pid()) + "/status";
     while (!done) {
-      std::string text = testing::slurp(status);
+      std::string text = sluice::testing::slurp(status);
       auto at = text.find("VmRSS:");
       if (at != std::string::npos)
         peak_kb = std::max(peak_kb.load(), std::atol(text.c_str() + at + 6));
@@ -417,8 +440,10 @@ TEST(GatewayTls, PsqlSslModeRequire) {
         dir);
   };
   {
-    GatewayProcess tls(dir, "tls_cert = \"" + (dir / "cert.pem").string() + "\"\ntls_key = \"" +
-                                (dir / "key.pem").string() + "\"\n");
+    SluiceProcess tls(
+        dir, "gateway",
+        gateway_options(dir, "tls_cert = \"" + (dir / "cert.pem").string() + "\"\ntls_key = \"" +
+                                 (dir / "key.pem").string() + "\"\n"));
     ASSERT_TRUE(tls.start()) << tls.log();
     auto info = psql(tls.port(), "require", "\\conninfo");
     ASSERT_EQ(info.code, 0) << info.out << info.err;
@@ -428,7 +453,7 @@ TEST(GatewayTls, PsqlSslModeRequire) {
     EXPECT_EQ(q.out, "42\n");
   }
   {
-    GatewayProcess plain(dir / "plain");
+    SluiceProcess plain(dir / "plain", "gateway", gateway_options(dir / "plain"));
     ASSERT_TRUE(plain.start()) << plain.log();
     auto refused = psql(plain.port(), "require", "select 1");
     EXPECT_NE(refused.code, 0);

@@ -174,6 +174,26 @@ TEST(Scan, RewritesPostgresCatalogSyntax) {
             "SELECT sluice_pg.cur_schema(), sluice_pg.version()");
 }
 
+// Grafana's search_path constraint: scalar functions as FROM items and the USER keyword.
+TEST(Scan, RewritesFunctionsInFromAndUser) {
+  using namespace detail;
+  EXPECT_EQ(rewrite_pg_syntax("SELECT CASE WHEN s[i] = 'x' THEN user ELSE s[i] END FROM "
+                              "generate_series(1, array_upper(s0, 1)) as i, "
+                              "string_to_array(current_setting('search_path'),',') s"),
+            "SELECT CASE WHEN s[i] = 'x' THEN sluice_pg.login_user() ELSE s[i] END FROM "
+            "(SELECT unnest(generate_series(1, sluice_pg.array_upper(s0, 1))) AS i) AS i, "
+            "(SELECT string_to_array(sluice_pg.current_setting('search_path'),',') AS s) AS s");
+  // Not rewritten: no alias, a column list, a table function outside FROM, a user column.
+  for (const char* same :
+       {"SELECT * FROM generate_series(1, 3)", "SELECT * FROM generate_series(1, 3) AS g(i)",
+        "SELECT generate_series(1, 3) AS i FROM t", "SELECT a IS DISTINCT FROM b, x FROM t",
+        "SELECT t.user FROM t", "SELECT extract(epoch from ts) AS e FROM t WHERE x > 1"}) {
+    EXPECT_EQ(rewrite_pg_syntax(same), same);
+  }
+  EXPECT_EQ(rewrite_pg_syntax("SELECT quote_literal(x), (parse_ident('a.b'))[1]"),
+            "SELECT sluice_pg.quote_literal(x), (sluice_pg.parse_ident('a.b'))[1]");
+}
+
 TEST(Scan, ParsesSetFetchCopy) {
   using namespace detail;
   auto t = tokenize("SET search_path TO curated, \"raw\"");

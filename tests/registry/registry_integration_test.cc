@@ -7,15 +7,15 @@
 
 #include "bus/serde.h"
 #include "http/client.h"
-#include "registry/registry_process.h"
+#include "support/sluice_process.h"
 
 namespace sluice::registry {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using testing::RegistryProcess;
-using testing::run_shell;
+using sluice::testing::run_command;
+using sluice::testing::SluiceProcess;
 
 struct Reply {
   int status = 0;
@@ -31,7 +31,8 @@ class RegistryTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    registry_ = std::make_unique<RegistryProcess>(dir_);
+    registry_ = std::make_unique<SluiceProcess>(dir_, "registry",
+                                                sluice::testing::server_options(dir_, "registry"));
     ASSERT_TRUE(registry_->start()) << registry_->log();
   }
   void TearDown() override {
@@ -49,12 +50,12 @@ class RegistryTest : public ::testing::Test {
       cmd += " -H 'Content-Type: application/vnd.schemaregistry.v1+json' --data-binary @" +
              file.string();
     }
-    cmd += " '" + registry_->url() + path + "'";
-    auto r = run_shell(cmd, dir_, 20);
+    cmd += " '" + url() + path + "'";
+    auto r = run_command(cmd, dir_, 20);
     Reply out;
     auto nl = r.out.rfind('\n');
     if (r.code != 0 || nl == std::string::npos) {
-      ADD_FAILURE() << "curl failed (" << r.code << "): " << r.out;
+      ADD_FAILURE() << "curl failed (" << r.code << "): " << r.out << r.err;
       return out;
     }
     out.body = r.out.substr(0, nl);
@@ -66,8 +67,10 @@ class RegistryTest : public ::testing::Test {
              R"({"type":"record","name":"orders","namespace":"shop","fields":[)" + fields + "]}"}};
   }
 
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(registry_->port()); }
+
   fs::path dir_;
-  std::unique_ptr<RegistryProcess> registry_;
+  std::unique_ptr<SluiceProcess> registry_;
 };
 
 TEST_F(RegistryTest, RegisterFetchAndIdempotentReRegister) {
@@ -98,7 +101,7 @@ TEST_F(RegistryTest, RegisterFetchAndIdempotentReRegister) {
   EXPECT_EQ(curl("GET", "/schemas/types").body, R"(["AVRO","JSON"])");
   EXPECT_EQ(curl("GET", "/mode").body, R"({"mode":"READWRITE"})");
   // The content type of every answer.
-  auto head = run_shell("curl -sS -i '" + registry_->url() + "/subjects'", dir_, 20);
+  auto head = run_command("curl -sS -i '" + url() + "/subjects'", dir_, 20);
   EXPECT_NE(head.out.find("Content-Type: application/vnd.schemaregistry.v1+json"),
             std::string::npos)
       << head.out;
@@ -234,14 +237,15 @@ TEST_F(RegistryTest, KeepAliveClientAndWireFormat) {
 
 TEST_F(RegistryTest, ConfluentKafkaPythonClient) {
   auto probe =
-      run_shell("/usr/bin/python3 -c 'import confluent_kafka.schema_registry, avro'", dir_, 20);
+      run_command("/usr/bin/python3 -c 'import confluent_kafka.schema_registry, avro'", dir_, 20);
   if (probe.code != 0) {
-    GTEST_SKIP() << "python3-confluent-kafka or python3-avro is not installed: " << probe.out;
+    GTEST_SKIP() << "python3-confluent-kafka or python3-avro is not installed: " << probe.out
+                 << probe.err;
   }
-  auto r = run_shell("/usr/bin/python3 '" + std::string(SLUICE_SOURCE_DIR) +
-                         "/tests/registry/confluent_client.py' " + registry_->url(),
-                     dir_, 60);
-  ASSERT_EQ(r.code, 0) << r.out << "\n" << registry_->log();
+  auto r = run_command("/usr/bin/python3 '" + std::string(SLUICE_SOURCE_DIR) +
+                           "/tests/registry/confluent_client.py' " + url(),
+                       dir_, 60);
+  ASSERT_EQ(r.code, 0) << r.out << r.err << "\n" << registry_->log();
   // The Python producer's bytes decode with Sluice's wire format helpers.
   auto at = r.out.find("WIRE ");
   ASSERT_NE(at, std::string::npos) << r.out;
