@@ -1,22 +1,27 @@
 // `sluice ingest`: source tables -> raw.<source>_<table>, one lake commit per table.
 //
-// Per table: reader threads write key-range chunks as CSV files (at most `parallelism + 1`
-// waiting on disk, so memory and disk stay bounded); this thread converts each finished chunk
-// to Parquet with LakeSession::write_data_files (DuckDB read_csv with explicit column types;
-// rows it cannot convert land in a rejects table and then in the quarantine table); when every
-// chunk is written the files are committed at once: a snapshot replaces the table's files, an
-// incremental load appends and records its watermark in the snapshot summary. Any failure
-// deletes the files written so far and leaves the table as it was.
+// Per table: the key-range chunks are converted in batches (up to kRowsPerStatement rows each).
+// For a batch, this thread runs one LakeSession::write_data_files statement whose DuckDB
+// read_csv (explicit column types; rows it cannot convert land in a rejects table and then in
+// the quarantine table) reads the batch's chunk FIFOs in order, as many at once as DuckDB has
+// threads, while `parallelism` reader threads stream the chunks into them: reading and
+// converting overlap, and no chunk is staged on disk or held in memory (the pipes and buffers
+// are bounded). When every batch is written the files are committed at once: a snapshot
+// replaces the table's files, an incremental load appends and records its watermark in the
+// snapshot summary. Any failure deletes the files written so far and leaves the table as it
+// was.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdlib>
 #include <ctime>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -62,6 +67,8 @@ using detail::SourceColumn;
 
 constexpr const char* kWatermarkKey = "sluice.watermark";
 constexpr const char* kWatermarkSnapshotKey = "sluice.watermark-snapshot";
+// Rows one conversion statement reads (several chunks): bounds a data file's size.
+constexpr int64_t kRowsPerStatement = 8'000'000;
 
 bool simple_ident(std::string_view s) {
   if (s.empty() || !(std::islower(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
@@ -349,8 +356,12 @@ class Ingester {
     return Status::ok();
   }
 
-  std::string chunk_select(const TablePlan& p, const std::filesystem::path& file,
+  std::string chunk_select(const TablePlan& p, const std::vector<std::filesystem::path>& files,
                            const std::string& rejects) const {
+    std::string file_list = "[";
+    for (size_t i = 0; i < files.size(); ++i)
+      file_list += (i ? ", " : "") + detail::sql_literal(files[i].string());
+    file_list += "]";
     std::string cols = "{";
     std::string exprs;
     for (size_t i = 0; i < p.columns.size(); ++i) {
@@ -372,7 +383,7 @@ class Ingester {
         "SELECT {} FROM read_csv({}, columns = {}, header = false, auto_detect = false, "
         "delim = ',', quote = '\"', escape = '\"', nullstr = '', allow_quoted_nulls = false, "
         "store_rejects = true, rejects_table = '{}', rejects_scan = '{}_scan')",
-        exprs, detail::sql_literal(file.string()), cols, rejects, rejects);
+        exprs, file_list, cols, rejects, rejects);
   }
 
   // Incremental: drop rows already in the lake (same key and cursor value), which the look-back
@@ -411,141 +422,161 @@ class Ingester {
     }
     const size_t n = p.chunks.size();
     const int nthreads = std::max(1, std::min<int>(workers_, static_cast<int>(n)));
-    const size_t max_waiting = static_cast<size_t>(nthreads) + 1;
-
-    // Chunk files: produced by reader threads, consumed (converted, deleted) here.
-    std::mutex mu;
-    std::condition_variable cv;
-    size_t next = 0;
-    size_t waiting = 0;  // written, not yet converted
-    bool stop = false;
-    std::map<size_t, Result<detail::ChunkResult>> done;
+    std::string key_col = p.chunk_column.empty() ? "" : reader_->ident(p.chunk_column);
     auto chunk_path = [&](size_t i) {
       return opts_.work_dir / fmt::format("{}-{}-{}.csv", p.ident.name, getpid(), i);
     };
-    std::string key_col = p.chunk_column.empty() ? "" : reader_->ident(p.chunk_column);
-    auto worker = [&](int w) {
-      for (;;) {
-        size_t i;
-        {
-          std::unique_lock lock(mu);
-          cv.wait(lock, [&] { return stop || (next < n && waiting < max_waiting) || next >= n; });
-          if (stop || next >= n) return;
-          i = next++;
-          ++waiting;
-        }
-        std::string where = detail::range_condition(p.chunks[i], key_col);
-        if (!p.where.empty()) where = where.empty() ? p.where : where + " AND (" + p.where + ")";
-        auto r = reader_->read_chunk(w, p.cfg.name, select_list, where, chunk_path(i));
-        {
-          std::lock_guard lock(mu);
-          done.emplace(i, std::move(r));
-        }
-        cv.notify_all();
-      }
-    };
-    std::vector<std::thread> threads;
-    for (int w = 0; w < nthreads; ++w)
-      threads.emplace_back(worker, w);
+    // Chunks are converted in batches: one DuckDB statement reads a batch's chunk pipes (in
+    // order, as many at once as it has threads) while the reader threads fill them, so reading
+    // and converting overlap and no chunk is ever staged on disk or held in memory.
+    const int64_t chunk_rows =
+        std::max<int64_t>(1, p.cfg.chunk_rows > 0 ? p.cfg.chunk_rows : src_.chunk_rows);
+    const size_t per_batch = static_cast<size_t>(
+        std::clamp<int64_t>(kRowsPerStatement / chunk_rows, std::max(2, nthreads), 256));
 
     std::vector<lake::DataFile> files;
     Status failure;
     bool have_quarantine = false;
     std::string qtable = "__sluice_quarantine";
     (void)lake_.session().execute("DROP TABLE IF EXISTS " + qtable);
-    for (size_t converted = 0; converted < n && failure.is_ok(); ++converted) {
-      size_t i;
-      Result<detail::ChunkResult> r = internal_error("unset");
-      {
-        std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return !done.empty(); });
-        auto it = done.begin();
-        i = it->first;
-        r = std::move(it->second);
-        done.erase(it);
-      }
-      auto path = chunk_path(i);
-      auto finish_chunk = [&] {
+    for (size_t first = 0, batch = 0; first < n && failure.is_ok(); first += per_batch, ++batch) {
+      const size_t last = std::min(n, first + per_batch);
+      std::vector<std::filesystem::path> paths;
+      for (size_t i = first; i < last && failure.is_ok(); ++i) {
+        paths.push_back(chunk_path(i));
         std::error_code ec;
-        std::filesystem::remove(path, ec);
-        std::lock_guard lock(mu);
-        --waiting;
-        cv.notify_all();
+        std::filesystem::remove(paths.back(), ec);
+        failure = detail::make_chunk_pipe(paths.back());
+      }
+      auto remove_pipes = [&] {
+        for (const auto& path : paths) {
+          std::error_code ec;
+          std::filesystem::remove(path, ec);
+        }
       };
-      if (!r.is_ok()) {
-        failure = r.status();
-        finish_chunk();
+      if (!failure.is_ok()) {
+        remove_pipes();
         break;
       }
-      rep.bytes += r->bytes;
-      int64_t read_rows = r->rows;
-      std::string rejects = fmt::format("__sluice_rejects_{}", i);
-      std::string select = chunk_select(p, path, rejects);
+
+      std::mutex mu;
+      size_t next = first;
+      std::atomic<bool> stop{false};     // the conversion statement returned
+      std::atomic<bool> abandon{false};  // a read failed: the batch will not be committed
+      std::vector<std::optional<Result<detail::ChunkResult>>> results(last - first);
+      auto worker = [&](int w) {
+        // A pipe whose reader went away must fail the write (EPIPE), not kill the process.
+        sigset_t pipe_sig;
+        sigemptyset(&pipe_sig);
+        sigaddset(&pipe_sig, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_sig, nullptr);
+        for (;;) {
+          size_t i;
+          {
+            std::lock_guard lock(mu);
+            if (next >= last) return;
+            i = next++;
+          }
+          if (abandon.load()) {
+            // Nothing will be committed: hand the statement an empty chunk so it ends soon.
+            (void)detail::release_chunk_pipe(chunk_path(i), stop);
+            std::lock_guard lock(mu);
+            results[i - first] = Result<detail::ChunkResult>(cancelled("not read"));
+            continue;
+          }
+          std::string where = detail::range_condition(p.chunks[i], key_col);
+          if (!p.where.empty()) where = where.empty() ? p.where : where + " AND (" + p.where + ")";
+          auto r = reader_->read_chunk(w, p.cfg.name, select_list, where, chunk_path(i), stop);
+          if (!r.is_ok()) abandon = true;
+          std::lock_guard lock(mu);
+          results[i - first] = std::move(r);
+        }
+      };
+      std::vector<std::thread> threads;
+      for (int w = 0; w < nthreads; ++w)
+        threads.emplace_back(worker, w);
+
+      std::string rejects = fmt::format("__sluice_rejects_{}", batch);
+      std::string select = chunk_select(p, paths, rejects);
+      Result<std::vector<lake::DataFile>> written = std::vector<lake::DataFile>{};
       if (opts_.mode == LoadMode::kIncremental && table.metadata().current_snapshot_id) {
         auto d = dedup(p, select);
-        if (!d.is_ok()) {
-          failure = d.status();
-          finish_chunk();
-          break;
+        if (d.is_ok()) {
+          select = *d;
+        } else {
+          written = d.status();
         }
-        select = *d;
       }
-      auto written = read_rows == 0
-                         ? Result<std::vector<lake::DataFile>>(std::vector<lake::DataFile>{})
-                         : lake_.write_data_files(table, select);
-      if (!written.is_ok()) {
-        failure = written.status();
-        finish_chunk();
+      if (written.is_ok()) written = lake_.write_data_files(table, select);
+      stop = true;
+      for (auto& t : threads)
+        t.join();
+      remove_pipes();
+      if (written.is_ok()) files.insert(files.end(), written->begin(), written->end());
+
+      // A failed read first (the statement's error is then only its consequence), then the
+      // statement's error; kCancelled reads only follow one of those.
+      int64_t read_rows = 0;
+      Status cancelled_read;
+      for (auto& r : results) {
+        if (!r) {
+          cancelled_read = internal_error("a chunk was neither read nor released");
+        } else if (!r->is_ok()) {
+          if (r->status().code() != StatusCode::kCancelled) {
+            if (failure.is_ok()) failure = r->status();
+          } else if (cancelled_read.is_ok()) {
+            cancelled_read = r->status();
+          }
+        } else {
+          read_rows += (*r)->rows;
+          rep.bytes += (*r)->bytes;
+        }
+      }
+      if (failure.is_ok() && !written.is_ok()) failure = written.status();
+      if (failure.is_ok()) failure = cancelled_read;
+      if (!failure.is_ok()) {
+        (void)lake_.session().execute(
+            fmt::format("DROP TABLE IF EXISTS {}; DROP TABLE IF EXISTS {}_scan", rejects, rejects));
         break;
       }
       int64_t rows = 0;
       for (const auto& f : *written)
         rows += f.record_count;
-      files.insert(files.end(), written->begin(), written->end());
       // Rows DuckDB could not convert: kept with the reason and where they came from.
       int64_t rejected = 0;
-      if (read_rows > 0) {
+      std::string chunk_of = "CASE s.file_path";
+      for (size_t i = first; i < last; ++i) {
         std::string range = detail::range_condition(p.chunks[i], p.chunk_column);
-        std::string qsel = fmt::format(
-            "SELECT {} AS _source, {} AS source_table, e.error_message AS reason, e.column_name "
-            "AS column_name, e.csv_line AS raw_row, {} || ' chunk ' || {} || ' line ' || "
-            "e.line AS source_position, TIMESTAMPTZ {} AS _ingested_at FROM {} AS e",
-            detail::sql_literal(src_.name), detail::sql_literal(p.cfg.name),
-            detail::sql_literal(meta_.position), detail::sql_literal(range.empty() ? "all" : range),
-            detail::sql_literal(meta_.ingested_at), rejects);
-        auto st = lake_.session().execute(
-            have_quarantine ? fmt::format("INSERT INTO {} {}", qtable, qsel)
-                            : fmt::format("CREATE TEMP TABLE {} AS {}", qtable, qsel));
-        if (st.is_ok()) {
-          have_quarantine = true;
-          auto cnt = lake_.session().query(fmt::format("SELECT count(*) FROM {}", rejects));
-          if (cnt.is_ok()) rejected = std::stoll(cnt->rows.at(0).at(0).value_or("0"));
-        }
-        (void)lake_.session().execute(
-            fmt::format("DROP TABLE IF EXISTS {}; DROP TABLE IF EXISTS "
-                        "{}_scan",
-                        rejects, rejects));
+        chunk_of += fmt::format(" WHEN {} THEN {}", detail::sql_literal(chunk_path(i).string()),
+                                detail::sql_literal(range.empty() ? "all" : range));
       }
+      chunk_of += " END";
+      std::string qsel = fmt::format(
+          "SELECT {} AS _source, {} AS source_table, e.error_message AS reason, e.column_name "
+          "AS column_name, e.csv_line AS raw_row, {} || ' chunk ' || {} || ' line ' || "
+          "e.line AS source_position, TIMESTAMPTZ {} AS _ingested_at FROM {} AS e JOIN {}_scan "
+          "AS s ON s.scan_id = e.scan_id AND s.file_id = e.file_id",
+          detail::sql_literal(src_.name), detail::sql_literal(p.cfg.name),
+          detail::sql_literal(meta_.position), chunk_of, detail::sql_literal(meta_.ingested_at),
+          rejects, rejects);
+      auto st = lake_.session().execute(
+          have_quarantine ? fmt::format("INSERT INTO {} {}", qtable, qsel)
+                          : fmt::format("CREATE TEMP TABLE {} AS {}", qtable, qsel));
+      if (st.is_ok()) {
+        have_quarantine = true;
+        auto cnt = lake_.session().query(fmt::format("SELECT count(*) FROM {}", rejects));
+        if (cnt.is_ok()) rejected = std::stoll(cnt->rows.at(0).at(0).value_or("0"));
+      }
+      (void)lake_.session().execute(
+          fmt::format("DROP TABLE IF EXISTS {}; DROP TABLE IF EXISTS {}_scan", rejects, rejects));
       rep.rows += rows;
       rep.quarantined += rejected;
       rep.skipped += read_rows - rows - rejected;
-      finish_chunk();
       if (p.cfg.name == opts_.fail_table && opts_.fail_after_chunks >= 0 &&
-          static_cast<int>(converted) + 1 >= opts_.fail_after_chunks) {
-        failure = internal_error("injected failure (test hook) after " +
-                                 std::to_string(converted + 1) + " chunks");
+          static_cast<int>(last) >= opts_.fail_after_chunks) {
+        failure = internal_error("injected failure (test hook) after " + std::to_string(last) +
+                                 " chunks");
       }
-    }
-    {
-      std::lock_guard lock(mu);
-      stop = true;
-    }
-    cv.notify_all();
-    for (auto& t : threads)
-      t.join();
-    for (auto& [i, r] : done) {
-      std::error_code ec;
-      std::filesystem::remove(chunk_path(i), ec);
     }
     auto discard = [&] {
       for (const auto& f : files) {

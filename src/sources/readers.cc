@@ -10,48 +10,101 @@
 // of that snapshot.
 #include "sources/readers.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include <cstdio>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <memory>
-#include <mutex>
+#include <thread>
 
 #include "sources/db_client.h"
 
 namespace sluice::sources::detail {
 namespace {
 
-// Buffered file writer for chunk files.
-class ChunkFile {
+// Buffered writer into a chunk FIFO: the conversion (DuckDB read_csv) reads the other end while
+// the rows are still arriving. Opening waits for the reader; both the wait and full-pipe writes
+// give up when `cancel` is set (the conversion ended without reading everything).
+class FifoWriter {
  public:
-  static Result<ChunkFile> open(const std::filesystem::path& p) {
-    FILE* f = std::fopen(p.c_str(), "wb");
-    if (f == nullptr) return io_error(fmt::format("cannot create chunk file {}", p.string()));
-    return ChunkFile(f, p.string());
+  static Result<FifoWriter> open(const std::filesystem::path& p, const std::atomic<bool>& cancel) {
+    for (;;) {
+      int fd = ::open(p.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      if (fd >= 0) {
+        (void)::fcntl(fd, F_SETPIPE_SZ, kBufferBytes);  // fewer wake-ups; best effort
+        return FifoWriter(fd, p.string(), cancel);
+      }
+      if (errno == EINTR) continue;
+      if (errno != ENXIO) {
+        return io_error(
+            fmt::format("cannot open chunk pipe {}: {}", p.string(), std::strerror(errno)));
+      }
+      if (cancel.load()) return cancelled_error(p.string());
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
-  ChunkFile(ChunkFile&& o) noexcept : f_(o.f_), path_(std::move(o.path_)) { o.f_ = nullptr; }
-  ~ChunkFile() {
-    if (f_) std::fclose(f_);
+  FifoWriter(FifoWriter&& o) noexcept
+      : fd_(o.fd_), path_(std::move(o.path_)), buf_(std::move(o.buf_)), cancel_(o.cancel_) {
+    o.fd_ = -1;
+  }
+  FifoWriter& operator=(FifoWriter&&) = delete;
+  ~FifoWriter() {
+    if (fd_ >= 0) ::close(fd_);
   }
   Status write(std::string_view data) {
-    if (std::fwrite(data.data(), 1, data.size(), f_) != data.size()) {
-      return io_error(fmt::format("writing chunk file {} (disk full?)", path_));
-    }
+    buf_.append(data);
+    if (buf_.size() >= kBufferBytes) return flush();
     return Status::ok();
   }
   Status close() {
-    int rc = std::fclose(f_);
-    f_ = nullptr;
-    if (rc != 0) return io_error(fmt::format("closing chunk file {}", path_));
+    SLUICE_RETURN_IF_ERROR(flush());
+    int rc = ::close(fd_);
+    fd_ = -1;
+    if (rc != 0) return io_error(fmt::format("closing chunk pipe {}", path_));
     return Status::ok();
   }
 
  private:
-  ChunkFile(FILE* f, std::string p) : f_(f), path_(std::move(p)) {
-    std::setvbuf(f_, nullptr, _IOFBF, 1 << 20);
+  static constexpr size_t kBufferBytes = 1 << 20;
+  static Status cancelled_error(const std::string& path) {
+    return cancelled(fmt::format("chunk {} abandoned: the conversion stopped", path));
   }
-  FILE* f_;
+  FifoWriter(int fd, std::string p, const std::atomic<bool>& cancel)
+      : fd_(fd), path_(std::move(p)), cancel_(cancel) {
+    buf_.reserve(kBufferBytes + (64 << 10));
+  }
+  Status flush() {
+    const char* p = buf_.data();
+    size_t left = buf_.size();
+    while (left > 0) {
+      ssize_t n = ::write(fd_, p, left);
+      if (n > 0) {
+        p += n;
+        left -= static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        if (cancel_.load()) return cancelled_error(path_);
+        pollfd pfd{fd_, POLLOUT, 0};
+        (void)::poll(&pfd, 1, 100);
+        continue;
+      }
+      if (n < 0 && errno == EPIPE) return cancelled_error(path_);
+      return io_error(fmt::format("writing chunk pipe {}: {}", path_, std::strerror(errno)));
+    }
+    buf_.clear();
+    return Status::ok();
+  }
+  int fd_;
   std::string path_;
+  std::string buf_;
+  const std::atomic<bool>& cancel_;
 };
 
 class PgReader : public Reader {
@@ -151,16 +204,22 @@ class PgReader : public Reader {
 
   Result<ChunkResult> read_chunk(int worker, const std::string& table,
                                  const std::string& select_list, const std::string& where,
-                                 const std::filesystem::path& file) override {
-    SLUICE_ASSIGN_OR_RETURN(auto out, ChunkFile::open(file));
+                                 const std::filesystem::path& file,
+                                 const std::atomic<bool>& cancel) override {
+    SLUICE_ASSIGN_OR_RETURN(auto out, FifoWriter::open(file, cancel));
     std::string sql =
         fmt::format("COPY (SELECT {} FROM {}{}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)",
                     select_list, qualified(table), where.empty() ? "" : " WHERE " + where);
     ChunkResult res;
-    SLUICE_ASSIGN_OR_RETURN(
-        res.rows, workers_.at(static_cast<size_t>(worker))
-                      ->copy_out(
-                          sql, [&](std::string_view b) { return out.write(b); }, &res.bytes));
+    SLUICE_ASSIGN_OR_RETURN(res.rows, workers_.at(static_cast<size_t>(worker))
+                                          ->copy_out(
+                                              sql,
+                                              [&](std::string_view b) {
+                                                if (cancel.load())
+                                                  return cancelled("conversion stopped");
+                                                return out.write(b);
+                                              },
+                                              &res.bytes));
     SLUICE_RETURN_IF_ERROR(out.close());
     return res;
   }
@@ -264,8 +323,9 @@ class MysqlReader : public Reader {
 
   Result<ChunkResult> read_chunk(int /*worker*/, const std::string& table,
                                  const std::string& select_list, const std::string& where,
-                                 const std::filesystem::path& file) override {
-    SLUICE_ASSIGN_OR_RETURN(auto out, ChunkFile::open(file));
+                                 const std::filesystem::path& file,
+                                 const std::atomic<bool>& cancel) override {
+    SLUICE_ASSIGN_OR_RETURN(auto out, FifoWriter::open(file, cancel));
     std::string sql = fmt::format("SELECT {} FROM {}{}", select_list, qualified(table),
                                   where.empty() ? "" : " WHERE " + where);
     std::string buf;
@@ -279,6 +339,7 @@ class MysqlReader : public Reader {
           }
           buf += '\n';
           if (buf.size() >= (1 << 20)) {
+            if (cancel.load()) return cancelled("conversion stopped");
             res.bytes += static_cast<int64_t>(buf.size());
             SLUICE_RETURN_IF_ERROR(out.write(buf));
             buf.clear();
@@ -299,6 +360,19 @@ class MysqlReader : public Reader {
 };
 
 }  // namespace
+
+Status make_chunk_pipe(const std::filesystem::path& p) {
+  if (::mkfifo(p.c_str(), 0600) != 0) {
+    return io_error(
+        fmt::format("cannot create chunk pipe {}: {}", p.string(), std::strerror(errno)));
+  }
+  return Status::ok();
+}
+
+Status release_chunk_pipe(const std::filesystem::path& p, const std::atomic<bool>& cancel) {
+  SLUICE_ASSIGN_OR_RETURN(auto w, FifoWriter::open(p, cancel));
+  return w.close();
+}
 
 std::unique_ptr<Reader> make_pg_reader(const Endpoint& ep, const std::string& schema) {
   return std::make_unique<PgReader>(ep, schema);

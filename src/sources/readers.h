@@ -1,6 +1,7 @@
-// Source readers: a consistent read view of one source database, and chunk reads into CSV files.
+// Source readers: a consistent read view of one source database, and chunk reads into CSV pipes.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -38,12 +39,21 @@ class Reader {
   virtual std::string cursor_condition(const std::string& cursor, const SourceColumn& col,
                                        const MappedColumn& m, const std::string& watermark,
                                        int64_t look_back) const = 0;
-  // Writes the rows of `select_list` FROM table WHERE where as CSV (every non-null value quoted)
-  // into `file`. Thread-safe for distinct `worker` indexes.
+  // Streams the rows of `select_list` FROM table WHERE where as CSV (every non-null value quoted)
+  // into the FIFO `file` (make_chunk_pipe), waiting for its reader to open it; gives up with
+  // kCancelled once `cancel` is set. Thread-safe for distinct `worker` indexes. The caller blocks
+  // SIGPIPE in the calling thread (a reader that went away is then an error, not a signal).
   virtual Result<ChunkResult> read_chunk(int worker, const std::string& table,
                                          const std::string& select_list, const std::string& where,
-                                         const std::filesystem::path& file) = 0;
+                                         const std::filesystem::path& file,
+                                         const std::atomic<bool>& cancel) = 0;
 };
+
+// Creates the FIFO a chunk travels through (mode 0600).
+Status make_chunk_pipe(const std::filesystem::path& p);
+// Opens the FIFO for writing and closes it at once: its reader sees an empty chunk instead of
+// waiting forever (used after a failure, for chunks no read will fill).
+Status release_chunk_pipe(const std::filesystem::path& p, const std::atomic<bool>& cancel);
 
 std::unique_ptr<Reader> make_pg_reader(const Endpoint& ep, const std::string& schema);
 std::unique_ptr<Reader> make_mysql_reader(const Endpoint& ep, const std::string& schema);
