@@ -97,6 +97,9 @@ sleep 3
 prun cdc status shop
 prun cdc status inventory
 prun sql -e "SELECT (SELECT count(*) FROM refined.shop_orders) AS orders_in_lake, (SELECT count(*) FROM raw.shop_orders_changes) AS order_changes"
+prun cdc backfill shop --table users
+prun cdc backfill inventory --table inventory --chunk-rows 200
+prun cdc reconcile shop --table orders,users || true
 echo
 echo "demo: the platform is up. Console: $(grep -o 'http://[^ ]*/' "$abs_data/up.log" | tail -1)"
 echo "      user admin, password: $(cat "$abs_data/admin-password")"

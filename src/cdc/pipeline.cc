@@ -8,6 +8,7 @@
 #include "cdc/pipeline.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 #include <unistd.h>
@@ -43,6 +44,14 @@ constexpr const char* kSchemaVersionKey = "sluice.cdc.schema_version";
 int64_t now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// CPU time of the whole process (every thread), for the debug log of a batch.
+int64_t cpu_ms() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000 +
+         (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000;
 }
 
 const std::set<std::string>& meta_columns() {
@@ -832,6 +841,8 @@ Status Pipeline::Impl::commit_table(
     emit(static_cast<char>(e->op), row, ord, true);
   }
   if (!any_raw && !any_refined) return Status::ok();
+  const int64_t t0 = now_ms();
+  int64_t t_stage = 0, t_raw_write = 0, t_raw_commit = 0, t_ref_prep = 0, t_ref_write = 0;
   std::filesystem::path file = options.state_dir / fmt::format("stage-{}.csv", ts.name);
   {
     std::ofstream out(file, std::ios::binary | std::ios::trunc);
@@ -859,6 +870,7 @@ Status Pipeline::Impl::commit_table(
       "header = false, auto_detect = false, delim = ',', quote = '\"', escape = '\"', nullstr = "
       "'', allow_quoted_nulls = false)",
       conv, sd::sql_literal(file.string()), columns)));
+  t_stage = now_ms();
   auto after = [](const Position& p) {
     return fmt::format("(_lsn > {0} OR (_lsn = {0} AND _seq > {1}))", p.major, p.minor);
   };
@@ -879,7 +891,9 @@ Status Pipeline::Impl::commit_table(
                         "get_current_timestamp() "
                         "AS _ingested_at FROM __cdc_stage WHERE _raw AND {} ORDER BY _lsn, _seq",
                         src_cols, after(ts.raw_pos))));
+    t_raw_write = now_ms();
     SLUICE_RETURN_IF_ERROR(raw.append(files, summary));
+    t_raw_commit = now_ms();
     ts.raw_pos = batch_end;
   }
   // Refined: the last change per key merged into the current state (copy-on-write of the files
@@ -942,7 +956,9 @@ Status Pipeline::Impl::commit_table(
             "__cdc_final f WHERE {2}) UNION ALL {3}",
             src_cols, engine::scan_plan_sql(kept), join, select);
       }
+      t_ref_prep = now_ms();
       SLUICE_ASSIGN_OR_RETURN(auto added, lake->write_data_files(refined, select));
+      t_ref_write = now_ms();
       Status st = refined.overwrite(removed, added, {}, false, summary);
       if (st.is_ok()) break;
       std::error_code ec;
@@ -952,6 +968,14 @@ Status Pipeline::Impl::commit_table(
     }
     ts.refined_pos = batch_end;
   }
+  const int64_t t_end = now_ms();
+  log::debug("cdc table committed",
+             {log::kv("table", ts.name), log::kv("events", static_cast<int64_t>(evs.size())),
+              log::kv("stage_ms", t_stage - t0), log::kv("raw_write_ms", t_raw_write - t_stage),
+              log::kv("raw_commit_ms", t_raw_commit - t_raw_write),
+              log::kv("refined_prep_ms", t_ref_prep - t_raw_commit),
+              log::kv("refined_write_ms", t_ref_write - t_ref_prep),
+              log::kv("refined_commit_ms", t_end - t_ref_write)});
   std::error_code ec;
   std::filesystem::remove(file, ec);
   return Status::ok();
@@ -959,6 +983,8 @@ Status Pipeline::Impl::commit_table(
 
 Status Pipeline::Impl::commit_batch(std::vector<Transaction>& batch, ChangeReader& reader) {
   if (batch.empty()) return Status::ok();
+  const int64_t t_start = now_ms();
+  const int64_t cpu_start = cpu_ms();
   SLUICE_RETURN_IF_ERROR(fill_unchanged(batch));
   const Position end = batch.back().position;
   int64_t events = 0;
@@ -1000,6 +1026,9 @@ Status Pipeline::Impl::commit_batch(std::vector<Transaction>& batch, ChangeReade
     if (!st.is_ok()) return st.with_context(fmt::format("source {} table {}", source.name, name));
   }
   const int64_t lake_ms = now_ms();
+  log::debug("cdc batch committed", {log::kv("events", events), log::kv("bus_ms", bus_ms - t_start),
+                                     log::kv("lake_ms", lake_ms - bus_ms),
+                                     log::kv("cpu_ms", cpu_ms() - cpu_start)});
   // 3. The checkpoint, then the source may let go.
   Json cp = {{"major", end.major},
              {"minor", end.minor},
