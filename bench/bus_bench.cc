@@ -12,11 +12,11 @@
 // compression none; consumer fetch.max.bytes=52428800, max.partition.fetch.bytes=10485760;
 // messages spread round-robin over `partitions` (default 4) so broker and client pipeline.
 #include <fcntl.h>
-#include <pthread.h>
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -308,9 +308,10 @@ int main(int argc, char** argv) {
   pthread_setname_np(server.native_handle(), "broker-io");  // for perf/top
   std::string bootstrap = fmt::format("127.0.0.1:{}", (*broker)->port());
 
-  fmt::print("bus_bench: fsync={}, {} partitions per topic, one producer and one consumer "
-             "(librdkafka {}); anchors measured now, same bytes\n",
-             fsync, g_partitions, rd_kafka_version_str());
+  fmt::print(
+      "bus_bench: fsync={}, {} partitions per topic, one producer and one consumer "
+      "(librdkafka {}); anchors measured now, same bytes\n",
+      fsync, g_partitions, rd_kafka_version_str());
   {
     std::ifstream load("/proc/loadavg");
     std::string l1, l5;

@@ -4,6 +4,8 @@
 #
 # - listens on 127.0.0.1 only, port $SLUICE_PG_PORT (default 55432, never 5432);
 # - wal_level=logical, max_replication_slots and max_wal_senders > 0 (for CDC);
+#   logical_decoding_work_mem=64kB (the minimum), so a transaction above 64 kB is streamed to
+#   logical replication while in progress (pgoutput streaming; docs/cdc.md);
 # - database `shop` owned by `shop_owner` (password $SLUICE_PG_OWNER_PASSWORD, default
 #   "shop_owner"), the account `sluice gen` writes with;
 # - account `sluice` (password $SLUICE_PG_PASSWORD, default "sluice"): LOGIN REPLICATION, not a
@@ -97,6 +99,7 @@ unix_socket_directories = '$dir'
 wal_level = logical
 max_replication_slots = 10
 max_wal_senders = 10
+logical_decoding_work_mem = 64kB
 password_encryption = 'scram-sha-256'
 timezone = 'UTC'
 log_timezone = 'UTC'

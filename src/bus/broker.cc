@@ -1,8 +1,8 @@
 #include "bus/broker.h"
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <fmt/format.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -116,21 +116,20 @@ void Connection::do_read() {
     if (in_.size() < want) in_.resize(std::max(want, in_.size() * 2));
   }
   reading_ = true;
-  socket_.async_read_some(
-      asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-      [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-        self->reading_ = false;
-        if (ec) {
-          if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
-            log::debug("connection closed",
-                       {log::kv("peer", self->peer_), log::kv("error", ec.message())});
-          }
-          self->close();
-          return;
-        }
-        self->in_end_ += n;
-        self->process();
-      });
+  socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+                          [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                            self->reading_ = false;
+                            if (ec) {
+                              if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+                                log::debug("connection closed", {log::kv("peer", self->peer_),
+                                                                 log::kv("error", ec.message())});
+                              }
+                              self->close();
+                              return;
+                            }
+                            self->in_end_ += n;
+                            self->process();
+                          });
 }
 
 void Connection::process() {
@@ -212,15 +211,16 @@ void Connection::do_write() {
     if (!o.body.empty()) bufs.emplace_back(o.body.data(), o.body.size());
   }
   writing_ = true;
-  asio::async_write(socket_, bufs, [self = shared_from_this()](boost::system::error_code ec, size_t) {
-    self->writing_ = false;
-    self->writing_batch_.clear();
-    if (ec) {
-      self->close();
-      return;
-    }
-    self->do_write();
-  });
+  asio::async_write(socket_, bufs,
+                    [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                      self->writing_ = false;
+                      self->writing_batch_.clear();
+                      if (ec) {
+                        self->close();
+                        return;
+                      }
+                      self->do_write();
+                    });
 }
 
 // --- broker ---

@@ -90,9 +90,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<char> in_;  // [in_begin_, in_end_) holds unparsed bytes
   size_t in_begin_ = 0, in_end_ = 0;
   bool busy_ = false, reading_ = false, writing_ = false, closed_ = false;
-  uint64_t next_slot_ = 0;      // slot of the next request parsed
-  uint64_t current_slot_ = 0;   // the request being handled while busy_
-  uint64_t first_pending_ = 0;  // slot of pending_.front()
+  uint64_t next_slot_ = 0;        // slot of the next request parsed
+  uint64_t current_slot_ = 0;     // the request being handled while busy_
+  uint64_t first_pending_ = 0;    // slot of pending_.front()
   std::deque<Outgoing> pending_;  // responses by slot, written in order
   std::vector<Outgoing> writing_batch_;
 };

@@ -319,7 +319,6 @@ class Segment {
   }
 
  private:
-
   fs::path dir_;
   int64_t base_offset_;
   int fd_ = -1, idx_fd_ = -1, time_fd_ = -1;
@@ -587,8 +586,8 @@ Result<size_t> PartitionLog::read(int64_t offset, size_t max_bytes, std::string*
     SLUICE_RETURN_IF_ERROR(seg.read_bytes(pos, want, out));
     size_t keep = 0;
     while (keep + kBatchHeaderSize <= want) {
-      SLUICE_ASSIGN_OR_RETURN(auto h, parse_batch_header(std::string_view(out->data() + at + keep,
-                                                                           want - keep)));
+      SLUICE_ASSIGN_OR_RETURN(
+          auto h, parse_batch_header(std::string_view(out->data() + at + keep, want - keep)));
       if (h.base_offset >= limit_offset) {
         limited = true;
         break;

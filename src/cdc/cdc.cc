@@ -196,6 +196,22 @@ struct CdcStream::Impl {
       po.topic_prefix = config.get_string("cdc.topic_prefix");
       po.commit_interval_ms = config.get_int("cdc.commit_interval_ms");
       po.bootstrap = config.get_bool("cdc.publish") ? config.get_string("bus.bootstrap") : "";
+      if (po.bootstrap.empty()) {
+        // No bus: the format does not matter.
+      } else if (auto format = parse_event_format(config.get_string("cdc.format"));
+                 !format.is_ok()) {
+        st = format.status();
+        break;
+      } else if (*format == EventFormat::kAvro) {
+        auto url = registry_url_from(config.get_string("cdc.registry_url"),
+                                     config.get_string("registry.listen"));
+        if (!url.is_ok()) {
+          st = url.status();
+          break;
+        }
+        po.format = *format;
+        po.registry_url = *url;
+      }
       po.state_dir = dir;
       Pipeline pipeline(source, po, &(*lake)->session);
       st = run_once((*lake)->session, pipeline);

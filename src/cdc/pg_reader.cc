@@ -1,9 +1,11 @@
-// pgoutput (protocol version 1) over a libpq replication connection. See pg_reader.h.
+// pgoutput (protocol version 2, streaming on) over a libpq replication connection. See
+// pg_reader.h.
 #include "cdc/pg_reader.h"
 
 #include <fmt/format.h>
 #include <libpq-fe.h>
 #include <sys/select.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <thread>
 #include <unordered_map>
@@ -298,6 +301,11 @@ class PgReader final : public ChangeReader {
   }
   ~PgReader() override {
     if (repl_) PQfinish(repl_);
+    for (auto& [xid, st] : streams_) {
+      if (st.file) std::fclose(st.file);
+      std::error_code ec;
+      if (!st.path.empty()) std::filesystem::remove(st.path, ec);
+    }
   }
 
   Status open(const Position& resume);
@@ -325,6 +333,13 @@ class PgReader final : public ChangeReader {
   Status start_streaming(uint64_t lsn);
   Status send_status(bool reply_requested);
   Result<std::optional<Transaction>> handle_xlog(Buf b);
+  Result<std::optional<Transaction>> finish_commit(uint64_t end, int64_t ts);
+  // Streamed in-progress transactions (protocol version 2, see StreamTxn).
+  Result<std::optional<Transaction>> handle_stream(char tag, Buf b);
+  Status stream_append(uint32_t subxid, char tag, const Buf& rest);
+  Status spill(uint32_t xid);
+  Result<std::optional<Transaction>> stream_commit(uint32_t xid, uint64_t end, int64_t ts);
+  void stream_drop(uint32_t xid);
   Status decode_relation(Buf& b);
   std::string watermark_prefix() const { return "sluice.backfill." + slot_name(source_); }
   Result<Row> decode_tuple(Buf& b, const TableSchema& schema, std::vector<size_t>* unchanged);
@@ -364,6 +379,30 @@ class PgReader final : public ChangeReader {
   std::map<std::string, uint64_t> watermarks_;  // message content -> its LSN (from the emit)
   std::deque<uint32_t> recent_xids_;            // of the transactions handed out last
   uint64_t chunk_seq_ = 0;
+
+  // A transaction PostgreSQL streams while it is in progress (it outgrew the server's
+  // logical_decoding_work_mem): between Stream Start and Stream Stop each message carries the xid
+  // of the (sub)transaction that made it. Its messages are kept as records (subxid, the message
+  // in protocol version 1 form: the tag then the fields after the xid) in arrival order, in memory
+  // while every stream's memory together stays within stream_memory_limit_, else appended to a
+  // spill file under <state_dir>/pg_stream (the oldest records are in the file, the newest in
+  // `mem`). Stream Commit replays the records through the Begin..Commit decoder, skipping data
+  // changes of aborted subtransactions; Stream Abort of the whole transaction drops it.
+  struct StreamTxn {
+    std::string mem;
+    std::FILE* file = nullptr;
+    std::filesystem::path path;
+    uint64_t records = 0;
+    uint64_t chunks = 0;
+    uint64_t spilled_bytes = 0;
+    std::unordered_set<uint32_t> aborted;  // subtransactions rolled back
+  };
+  std::map<uint32_t, StreamTxn> streams_;  // by top-level xid
+  bool in_stream_ = false;
+  uint32_t stream_xid_ = 0;  // of the open stream chunk
+  uint64_t stream_memory_ = 0;
+  uint64_t stream_memory_limit_ = 64ull << 20;
+  std::filesystem::path spill_dir_;
 };
 
 Status PgReader::connect_replication() {
@@ -512,6 +551,28 @@ Result<std::shared_ptr<TableSchema>> PgReader::catalog_schema(const std::string&
 }
 
 Status PgReader::open(const Position& resume) {
+  if (auto it = source_.cdc.options.find("stream_memory_mb"); it != source_.cdc.options.end()) {
+    char* end = nullptr;
+    long long mb = std::strtoll(it->second.c_str(), &end, 10);
+    if (it->second.empty() || *end != '\0' || mb < 0 || mb > (1LL << 30)) {
+      return invalid_argument(fmt::format(
+          "source {}: key 'stream_memory_mb' in [cdc] of {} expects an integer from 0 to {} "
+          "(megabytes of streamed in-progress transactions kept in memory), got '{}'",
+          source_.name, source_.file, 1LL << 30, it->second));
+    }
+    stream_memory_limit_ = static_cast<uint64_t>(mb) << 20;
+  }
+  if (auto it = source_.cdc.options.find("state_dir"); it != source_.cdc.options.end()) {
+    spill_dir_ = std::filesystem::path(it->second) / "pg_stream";
+  } else {
+    spill_dir_ = std::filesystem::temp_directory_path() / ("sluice-pg-stream-" + source_.name);
+  }
+  {
+    // Spill files of an earlier run are useless: the server streams those transactions again
+    // from their start (one stream per source runs at a time, under the pid file's lock).
+    std::error_code ec;
+    std::filesystem::remove_all(spill_dir_, ec);
+  }
   SLUICE_RETURN_IF_ERROR(check_publication());
   const std::string slot = slot_name(source_);
   SLUICE_ASSIGN_OR_RETURN(
@@ -644,8 +705,8 @@ Result<std::optional<Transaction>> PgReader::next_snapshot_chunk() {
 
 Status PgReader::start_streaming(uint64_t lsn) {
   const std::string sql = fmt::format(
-      "START_REPLICATION SLOT {} LOGICAL {} (proto_version '1', publication_names {}, messages "
-      "'true')",
+      "START_REPLICATION SLOT {} LOGICAL {} (proto_version '2', streaming 'on', publication_names "
+      "{}, messages 'true')",
       sd::pg_ident(slot_name(source_)), format_lsn(lsn),
       sd::sql_literal(sd::pg_ident(publication_name(source_))));
   PGresult* r = PQexec(repl_, sql.c_str());
@@ -663,7 +724,9 @@ Status PgReader::start_streaming(uint64_t lsn) {
 
 Status PgReader::send_status(bool reply_requested) {
   uint64_t flush = confirmed_;
-  if (!txn_ && confirmed_ >= returned_) flush = std::max(flush, idle_end_);
+  // Idle WAL is confirmed only while nothing is open: no transaction being decoded, no streamed
+  // transaction waiting for its commit, everything handed out durable.
+  if (!txn_ && streams_.empty() && confirmed_ >= returned_) flush = std::max(flush, idle_end_);
   char msg[34];
   msg[0] = 'r';
   put64(msg + 1, std::max(received_, flush));
@@ -764,8 +827,235 @@ Result<Row> PgReader::decode_tuple(Buf& b, const TableSchema& schema,
   return row;
 }
 
+Result<std::optional<Transaction>> PgReader::finish_commit(uint64_t end, int64_t ts) {
+  Transaction t = std::move(*txn_);
+  txn_.reset();
+  t.commit_ts_ms = (ts + kPgEpochUnixUs) / 1000;
+  t.position.major = end;
+  t.position.resume = format_lsn(end);
+  t.position.minor = t.events.size();
+  for (auto& e : t.events) {
+    e.position.major = end;
+    e.position.resume = t.position.resume;
+  }
+  caught_up_ = std::max(caught_up_, end);
+  if (t.events.empty()) {
+    // Nothing of ours: like idle WAL, confirmed once everything handed out is.
+    idle_end_ = std::max(idle_end_, end);
+    return std::optional<Transaction>();
+  }
+  returned_ = std::max(returned_, end);
+  recent_xids_.push_back(static_cast<uint32_t>(std::strtoul(t.txid.c_str(), nullptr, 10)));
+  if (recent_xids_.size() > 4096) recent_xids_.pop_front();
+  return std::optional<Transaction>(std::move(t));
+}
+
+Status PgReader::stream_append(uint32_t subxid, char tag, const Buf& rest) {
+  auto& st = streams_[stream_xid_];
+  const auto len = static_cast<uint32_t>(1 + (rest.end - rest.p));
+  char head[8];
+  std::memcpy(head, &len, 4);
+  std::memcpy(head + 4, &subxid, 4);
+  const size_t before = st.mem.size();
+  st.mem.append(head, sizeof head);
+  st.mem.push_back(tag);
+  st.mem.append(rest.p, static_cast<size_t>(rest.end - rest.p));
+  stream_memory_ += st.mem.size() - before;
+  ++st.records;
+  // Over the bound: move the largest in-memory buffers to their spill files.
+  while (stream_memory_ > stream_memory_limit_) {
+    uint32_t largest = 0;
+    size_t most = 0;
+    for (const auto& [xid, s] : streams_) {
+      if (s.mem.size() > most) {
+        most = s.mem.size();
+        largest = xid;
+      }
+    }
+    if (most == 0) break;
+    SLUICE_RETURN_IF_ERROR(spill(largest));
+  }
+  return Status::ok();
+}
+
+Status PgReader::spill(uint32_t xid) {
+  auto& st = streams_[xid];
+  if (st.file == nullptr) {
+    std::error_code ec;
+    std::filesystem::create_directories(spill_dir_, ec);
+    st.path = spill_dir_ / fmt::format("{}-{}.spill", ::getpid(), xid);
+    st.file = std::fopen(st.path.c_str(), "w+b");
+    if (st.file == nullptr) {
+      return io_error(
+          fmt::format("source {}: cannot create the spill file {} of streamed "
+                      "transaction {}: {}",
+                      source_.name, st.path.string(), xid, std::strerror(errno)));
+    }
+  }
+  if (std::fwrite(st.mem.data(), 1, st.mem.size(), st.file) != st.mem.size()) {
+    return io_error(
+        fmt::format("source {}: cannot write the spill file {} ({}); free disk space "
+                    "or raise [cdc] stream_memory_mb",
+                    source_.name, st.path.string(), std::strerror(errno)));
+  }
+  st.spilled_bytes += st.mem.size();
+  stream_memory_ -= st.mem.size();
+  if (st.mem.capacity() > (1u << 20)) {
+    std::string().swap(st.mem);  // give a large buffer back
+  } else {
+    st.mem.clear();
+  }
+  return Status::ok();
+}
+
+void PgReader::stream_drop(uint32_t xid) {
+  auto it = streams_.find(xid);
+  if (it == streams_.end()) return;
+  stream_memory_ -= it->second.mem.size();
+  if (it->second.file) std::fclose(it->second.file);
+  std::error_code ec;
+  if (!it->second.path.empty()) std::filesystem::remove(it->second.path, ec);
+  streams_.erase(it);
+}
+
+Result<std::optional<Transaction>> PgReader::stream_commit(uint32_t xid, uint64_t end, int64_t ts) {
+  auto it = streams_.find(xid);
+  if (it == streams_.end()) {
+    return error(
+        fmt::format("Stream Commit of transaction {} whose Stream Start was never received", xid));
+  }
+  StreamTxn& st = it->second;
+  txn_.emplace();
+  txn_->txid = std::to_string(xid);
+  // Replays one record (see StreamTxn) through the Begin..Commit decoder.
+  auto replay = [&](const char* p, size_t n, uint32_t subxid) -> Status {
+    const char tag = n > 0 ? p[0] : '\0';
+    const bool data = tag == 'I' || tag == 'U' || tag == 'D' || tag == 'T' || tag == 'M';
+    if (data && st.aborted.count(subxid)) return Status::ok();
+    auto r = handle_xlog(Buf{p, p + n});
+    if (!r.is_ok()) return r.status();
+    return Status::ok();
+  };
+  Status bad = Status::ok();
+  if (st.file != nullptr) {
+    if (std::fflush(st.file) != 0) {
+      bad =
+          io_error(fmt::format("source {}: cannot write the spill file {} ({}); free disk "
+                               "space or raise [cdc] stream_memory_mb",
+                               source_.name, st.path.string(), std::strerror(errno)));
+    }
+    std::rewind(st.file);
+    std::string rec;
+    while (bad.is_ok()) {
+      char head[8];
+      size_t got = std::fread(head, 1, sizeof head, st.file);
+      if (got == 0) {
+        if (std::ferror(st.file)) {
+          bad = io_error(fmt::format("source {}: cannot read the spill file {}", source_.name,
+                                     st.path.string()));
+        }
+        break;
+      }
+      uint32_t len = 0, subxid = 0;
+      std::memcpy(&len, head, 4);
+      std::memcpy(&subxid, head + 4, 4);
+      rec.resize(len);
+      if (got != sizeof head || std::fread(rec.data(), 1, len, st.file) != len) {
+        bad = io_error(fmt::format("source {}: the spill file {} is truncated", source_.name,
+                                   st.path.string()));
+        break;
+      }
+      bad = replay(rec.data(), rec.size(), subxid);
+    }
+  }
+  for (size_t off = 0; bad.is_ok() && off + 8 <= st.mem.size();) {
+    uint32_t len = 0, subxid = 0;
+    std::memcpy(&len, st.mem.data() + off, 4);
+    std::memcpy(&subxid, st.mem.data() + off + 4, 4);
+    bad = replay(st.mem.data() + off + 8, len, subxid);
+    off += 8 + len;
+  }
+  const uint64_t records = st.records, chunks = st.chunks, spilled = st.spilled_bytes;
+  stream_drop(xid);
+  if (!bad.is_ok()) {
+    txn_.reset();
+    return bad;
+  }
+  log::info("cdc streamed transaction committed",
+            {log::kv("source", source_.name), log::kv("xid", static_cast<int64_t>(xid)),
+             log::kv("chunks", static_cast<int64_t>(chunks)),
+             log::kv("messages", static_cast<int64_t>(records)),
+             log::kv("changes", static_cast<int64_t>(txn_->events.size())),
+             log::kv("spilled_bytes", static_cast<int64_t>(spilled))});
+  return finish_commit(end, ts);
+}
+
+Result<std::optional<Transaction>> PgReader::handle_stream(char tag, Buf b) {
+  switch (tag) {
+    case 'S': {
+      uint32_t xid = b.u32();
+      bool first = b.u8() == 1;
+      if (!b.ok) return error("malformed Stream Start message");
+      if (in_stream_ || txn_) return error("Stream Start inside a transaction or stream");
+      if (first) {
+        stream_drop(xid);  // a first segment starts the transaction afresh
+      } else if (!streams_.count(xid)) {
+        return error(
+            fmt::format("a stream chunk of transaction {} arrived without its first segment", xid));
+      }
+      in_stream_ = true;
+      stream_xid_ = xid;
+      ++streams_[xid].chunks;
+      return std::optional<Transaction>();
+    }
+    case 'E':
+      if (!in_stream_) return error("Stream Stop without Stream Start");
+      in_stream_ = false;
+      return std::optional<Transaction>();
+    case 'c': {
+      uint32_t xid = b.u32();
+      b.u8();   // flags
+      b.u64();  // commit LSN
+      uint64_t end = b.u64();
+      int64_t ts = static_cast<int64_t>(b.u64());
+      if (!b.ok) return error("malformed Stream Commit message");
+      if (in_stream_ || txn_) return error("Stream Commit inside a transaction or stream");
+      return stream_commit(xid, end, ts);
+    }
+    default: {  // 'A'
+      uint32_t xid = b.u32();
+      uint32_t subxid = b.u32();
+      if (!b.ok) return error("malformed Stream Abort message");
+      if (subxid == xid) {
+        stream_drop(xid);
+      } else if (auto it = streams_.find(xid); it != streams_.end()) {
+        it->second.aborted.insert(subxid);
+      }
+      return std::optional<Transaction>();
+    }
+  }
+}
+
 Result<std::optional<Transaction>> PgReader::handle_xlog(Buf b) {
   char tag = static_cast<char>(b.u8());
+  if (in_stream_ && (tag == 'R' || tag == 'Y' || tag == 'I' || tag == 'U' || tag == 'D' ||
+                     tag == 'T' || tag == 'M')) {
+    // Inside a stream chunk: the (sub)transaction's xid follows the tag.
+    uint32_t subxid = b.u32();
+    if (!b.ok) return error(fmt::format("malformed streamed '{}' message", tag));
+    if (tag == 'Y') return std::optional<Transaction>();
+    if (tag == 'M' && b.p < b.end && b.p[0] == 0) {
+      // A non-transactional message (a backfill watermark) is not part of the transaction.
+      std::string rec(1, 'M');
+      rec.append(b.p, static_cast<size_t>(b.end - b.p));
+      in_stream_ = false;
+      auto r = handle_xlog(Buf{rec.data(), rec.data() + rec.size()});
+      in_stream_ = true;
+      return r;
+    }
+    SLUICE_RETURN_IF_ERROR(stream_append(subxid, tag, b));
+    return std::optional<Transaction>();
+  }
   switch (tag) {
     case 'B': {
       b.u64();  // final LSN
@@ -782,27 +1072,13 @@ Result<std::optional<Transaction>> PgReader::handle_xlog(Buf b) {
       uint64_t end = b.u64();
       int64_t ts = static_cast<int64_t>(b.u64());
       if (!txn_) return error("Commit without Begin in the replication stream");
-      Transaction t = std::move(*txn_);
-      txn_.reset();
-      t.commit_ts_ms = (ts + kPgEpochUnixUs) / 1000;
-      t.position.major = end;
-      t.position.resume = format_lsn(end);
-      t.position.minor = t.events.size();
-      for (auto& e : t.events) {
-        e.position.major = end;
-        e.position.resume = t.position.resume;
-      }
-      caught_up_ = std::max(caught_up_, end);
-      if (t.events.empty()) {
-        // Nothing of ours: like idle WAL, confirmed once everything handed out is.
-        idle_end_ = std::max(idle_end_, end);
-        return std::optional<Transaction>();
-      }
-      returned_ = std::max(returned_, end);
-      recent_xids_.push_back(static_cast<uint32_t>(std::strtoul(t.txid.c_str(), nullptr, 10)));
-      if (recent_xids_.size() > 4096) recent_xids_.pop_front();
-      return std::optional<Transaction>(std::move(t));
+      return finish_commit(end, ts);
     }
+    case 'S':
+    case 'E':
+    case 'c':
+    case 'A':
+      return handle_stream(tag, b);
     case 'R':
       SLUICE_RETURN_IF_ERROR(decode_relation(b));
       return std::optional<Transaction>();

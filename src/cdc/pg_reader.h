@@ -6,9 +6,15 @@
 // the slot's consistent point: the copy and the stream meet exactly, no gap and no duplicate.
 // Resume: START_REPLICATION at the resume LSN of an existing slot.
 //
+// Protocol version 2 with streaming on: a transaction larger than the server's
+// logical_decoding_work_mem arrives in chunks before its commit. The chunks are buffered per xid
+// (in memory up to the source's [cdc] stream_memory_mb, default 64, beyond it in spill files under
+// <state_dir>/pg_stream), subtransaction aborts drop their changes, and at Stream Commit the
+// transaction is handed out like one that arrived as Begin..Commit (docs/cdc.md).
+//
 // Feedback: the flush LSN sent in standby status updates is only ever a position given to
 // confirm() (or, when everything returned was confirmed, the server's idle WAL end from a
-// keep-alive, so an idle database's slot keeps moving).
+// keep-alive, so an idle database's slot keeps moving; never while a streamed transaction is open).
 #pragma once
 
 #include <filesystem>

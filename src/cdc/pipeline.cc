@@ -8,9 +8,9 @@
 #include "cdc/pipeline.h"
 
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <deque>
 #include <fstream>
+#include <future>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -26,6 +27,7 @@
 #include <unordered_set>
 
 #include "cdc/backfill.h"
+#include "cdc/envelope.h"
 #include "cdc/pg_reader.h"
 #include "common/log.h"
 #include "sources/sources_internal.h"
@@ -52,6 +54,56 @@ int64_t cpu_ms() {
   ::getrusage(RUSAGE_SELF, &u);
   return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000 +
          (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000;
+}
+
+// Parquet codec of the files a CDC commit writes: cheap to write (they are small and rewritten
+// soon: refined copy-on-write, compaction by the housekeeping DAG, which uses lake.compression).
+constexpr std::string_view kHotCompression = "snappy";
+
+// The refined files that may hold one of the keys of `keys_table` (a temp table with column
+// `key`): with a single integer key, a file whose key bounds (manifest statistics) enclose none
+// of the batch's keys is not read at all, so appending new keys costs nothing per existing file.
+// Other keys: every file.
+Result<std::vector<const lake::ScanTask*>> files_maybe_holding(engine::Session& session,
+                                                               const lake::ScanPlan& plan,
+                                                               const std::string& key_col,
+                                                               const std::string& keys_sql) {
+  std::vector<const lake::ScanTask*> all;
+  for (const auto& t : plan.tasks)
+    all.push_back(&t);
+  const lake::NestedField* field = nullptr;
+  for (const auto& f : plan.schema.fields)
+    if (f.name == key_col) field = &f;
+  if (!field || !field->type->is_primitive() ||
+      (field->type->primitive != "long" && field->type->primitive != "int")) {
+    return all;
+  }
+  SLUICE_ASSIGN_OR_RETURN(auto res, session.query(keys_sql));
+  std::vector<int64_t> keys;
+  keys.reserve(res.rows.size());
+  for (const auto& r : res.rows)
+    if (r[0]) keys.push_back(std::stoll(*r[0]));
+  std::sort(keys.begin(), keys.end());
+  auto bound = [&](const std::map<int, std::string>& m) -> std::optional<int64_t> {
+    auto it = m.find(field->id);
+    if (it == m.end()) return std::nullopt;
+    auto v = lake::decode_single_value(*field->type, it->second);
+    if (!v.is_ok()) return std::nullopt;
+    if (const auto* i = std::get_if<int64_t>(&*v)) return *i;
+    if (const auto* i = std::get_if<int32_t>(&*v)) return *i;
+    return std::nullopt;
+  };
+  std::vector<const lake::ScanTask*> out;
+  for (const auto* t : all) {
+    auto lo = bound(t->data_file.lower_bounds);
+    auto hi = bound(t->data_file.upper_bounds);
+    if (lo && hi) {
+      auto it = std::lower_bound(keys.begin(), keys.end(), *lo);
+      if (it == keys.end() || *it > *hi) continue;  // no key of the batch in [lo, hi]
+    }
+    out.push_back(t);
+  }
+  return out;
 }
 
 const std::set<std::string>& meta_columns() {
@@ -143,109 +195,6 @@ std::string hex(std::string_view s) {
     out.push_back(d[c & 15]);
   }
   return out;
-}
-
-std::string base64(std::string_view s) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < s.size(); i += 3) {
-    uint32_t v = (static_cast<uint8_t>(s[i]) << 16) | (static_cast<uint8_t>(s[i + 1]) << 8) |
-                 static_cast<uint8_t>(s[i + 2]);
-    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
-  }
-  if (i + 1 == s.size()) {
-    uint32_t v = static_cast<uint8_t>(s[i]) << 16;
-    out += {t[v >> 18], t[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == s.size()) {
-    uint32_t v = (static_cast<uint8_t>(s[i]) << 16) | (static_cast<uint8_t>(s[i + 1]) << 8);
-    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
-  }
-  return out;
-}
-
-// Debezium / Kafka Connect schema of one column.
-Json connect_field(const Column& c) {
-  Json f;
-  switch (c.kind) {
-    case ValueKind::kBool:
-      f["type"] = "boolean";
-      break;
-    case ValueKind::kInt16:
-      f["type"] = "int16";
-      break;
-    case ValueKind::kInt32:
-      f["type"] = "int32";
-      break;
-    case ValueKind::kInt64:
-      f["type"] = "int64";
-      break;
-    case ValueKind::kFloat32:
-      f["type"] = "float";
-      break;
-    case ValueKind::kFloat64:
-      f["type"] = "double";
-      break;
-    case ValueKind::kBytes:
-      f["type"] = "bytes";
-      break;
-    case ValueKind::kTimestampTz:
-      f["type"] = "string";
-      f["name"] = "io.debezium.time.ZonedTimestamp";
-      break;
-    case ValueKind::kUuid:
-      f["type"] = "string";
-      f["name"] = "io.debezium.data.Uuid";
-      break;
-    case ValueKind::kJson:
-      f["type"] = "string";
-      f["name"] = "io.debezium.data.Json";
-      break;
-    default:
-      f["type"] = "string";
-      break;
-  }
-  f["optional"] = !c.key && c.nullable;
-  f["field"] = c.name;
-  return f;
-}
-
-Json json_value(const Column& c, const Value& v) {
-  if (!v) return nullptr;
-  const std::string& s = *v;
-  switch (c.kind) {
-    case ValueKind::kBool:
-      return s == "true";
-    case ValueKind::kInt16:
-    case ValueKind::kInt32:
-    case ValueKind::kInt64: {
-      char* end = nullptr;
-      long long x = std::strtoll(s.c_str(), &end, 10);
-      if (end && *end == 0) return x;
-      return s;
-    }
-    case ValueKind::kFloat32:
-    case ValueKind::kFloat64: {
-      char* end = nullptr;
-      double x = std::strtod(s.c_str(), &end);
-      if (end && *end == 0 && std::isfinite(x)) return x;
-      return s;
-    }
-    case ValueKind::kBytes:
-      return base64(s);
-    default:
-      return s;
-  }
-}
-
-Json row_json(const TableSchema& schema, const std::optional<Row>& row, bool key_only) {
-  if (!row) return nullptr;
-  Json o = Json::object();
-  for (size_t i = 0; i < schema.columns.size() && i < row->values.size(); ++i) {
-    if (key_only && !schema.columns[i].key) continue;
-    o[schema.columns[i].name] = json_value(schema.columns[i], row->values[i]);
-  }
-  return o;
 }
 
 std::string key_text(const TableSchema& s, const Row& r) {
@@ -380,81 +329,6 @@ std::string refined_table_name(const std::string& source, const std::string& tab
   return "refined." + source + "_" + table;
 }
 
-std::string debezium_key(const ChangeEvent& e, const std::string& topic_prefix) {
-  const TableSchema& s = *e.schema;
-  Json fields = Json::array();
-  for (const auto& c : s.columns)
-    if (c.key) fields.push_back(connect_field(c));
-  Json k;
-  k["schema"] = {{"type", "struct"},
-                 {"fields", fields},
-                 {"optional", false},
-                 {"name", fmt::format("{}.{}.{}.Key", topic_prefix, s.schema, s.table)}};
-  const auto& row = e.after ? e.after : e.before;
-  k["payload"] = row ? row_json(s, row, true) : Json(nullptr);
-  return k.dump();
-}
-
-std::string debezium_value(const ChangeEvent& e, const Transaction& t,
-                           const sources::SourceConfig& source, const std::string& topic_prefix) {
-  const TableSchema& s = *e.schema;
-  const bool pg = source.kind == sources::SourceKind::kPostgres;
-  const std::string name = fmt::format("{}.{}.{}", topic_prefix, s.schema, s.table);
-  Json cols = Json::array();
-  for (const auto& c : s.columns)
-    cols.push_back(connect_field(c));
-  Json row_schema = {
-      {"type", "struct"}, {"fields", cols}, {"optional", true}, {"name", name + ".Value"}};
-  Json before_schema = row_schema;
-  before_schema["field"] = "before";
-  Json after_schema = row_schema;
-  after_schema["field"] = "after";
-  auto str = [](const char* f, bool opt) {
-    return Json{{"type", "string"}, {"optional", opt}, {"field", f}};
-  };
-  auto i64 = [](const char* f, bool opt) {
-    return Json{{"type", "int64"}, {"optional", opt}, {"field", f}};
-  };
-  Json source_fields = Json::array({str("version", false), str("connector", false),
-                                    str("name", false), i64("ts_ms", false), str("snapshot", true),
-                                    str("db", false), str("schema", false), str("table", false),
-                                    str("txId", true), i64("lsn", true), str("position", true)});
-  Json schema = {
-      {"type", "struct"},
-      {"fields", Json::array({before_schema, after_schema,
-                              Json{{"type", "struct"},
-                                   {"fields", source_fields},
-                                   {"optional", false},
-                                   {"name", pg ? "io.debezium.connector.postgresql.Source"
-                                               : "io.debezium.connector.mysql.Source"},
-                                   {"field", "source"}},
-                              str("op", false), i64("ts_ms", true)})},
-      {"optional", false},
-      {"name", name + ".Envelope"}};
-  Json src;
-  src["version"] = "sluice";
-  src["connector"] = pg ? "postgresql" : "mysql";
-  src["name"] = topic_prefix;
-  src["ts_ms"] = t.commit_ts_ms;
-  src["snapshot"] = e.snapshot ? "true" : "false";
-  src["db"] = s.database;
-  src["schema"] = s.schema;
-  src["table"] = s.table;
-  src["txId"] = t.txid.empty() ? Json(nullptr) : Json(t.txid);
-  src["lsn"] = pg ? Json(e.position.major) : Json(nullptr);
-  src["position"] = e.position.resume;
-  Json payload;
-  payload["before"] = row_json(s, e.before, false);
-  payload["after"] = row_json(s, e.after, false);
-  payload["source"] = src;
-  payload["op"] = std::string(1, static_cast<char>(e.op));
-  payload["ts_ms"] = now_ms();
-  Json v;
-  v["schema"] = schema;
-  v["payload"] = payload;
-  return v.dump();
-}
-
 Result<std::optional<Checkpoint>> read_checkpoint(const std::filesystem::path& state_dir) {
   std::ifstream in(state_dir / "checkpoint.json");
   if (!in) return std::optional<Checkpoint>();
@@ -480,6 +354,7 @@ struct Pipeline::Impl {
   PipelineOptions options;
   engine::LakeSession* lake;
   std::unique_ptr<Producer> producer;
+  std::unique_ptr<EventEncoder> encoder;  // the bus messages' format (envelope.h)
   bool snapshot_complete = false;
 
   struct LakeCols {
@@ -532,7 +407,18 @@ struct Pipeline::Impl {
                       const std::vector<std::pair<const ChangeEvent*, const Transaction*>>& evs,
                       const Position& batch_end);
   Status fill_unchanged(std::vector<Transaction>& batch);
-  Status commit_batch(std::vector<Transaction>& batch, ChangeReader& reader);
+  // A batch's commit runs in two halves: commit_to_lake (bus, lake tables, checkpoint file) may
+  // run on the committer thread while the next batch is read; finish_commit (confirm to the
+  // source, status) runs on the reading thread afterwards.
+  struct CommitOutcome {
+    Position end;
+    int64_t events = 0, transactions = 0, newest_commit = 0;
+    bool complete = false;
+    int64_t bus_ms = 0, lake_ms = 0;
+    std::vector<std::pair<int64_t, int64_t>> commits;  // (source commit ms, events) for lag
+  };
+  Result<CommitOutcome> commit_to_lake(std::vector<Transaction>& batch);
+  Status finish_commit(const CommitOutcome& c, ChangeReader& reader);
   Result<std::optional<Row>> lookup_refined(TableState& ts, const TableSchema& s,
                                             const Row& key_row);
 };
@@ -890,7 +776,8 @@ Status Pipeline::Impl::commit_table(
                         "to_timestamp(_commit_ms / 1000.0) AS _commit_ts, _snapshot, "
                         "get_current_timestamp() "
                         "AS _ingested_at FROM __cdc_stage WHERE _raw AND {} ORDER BY _lsn, _seq",
-                        src_cols, after(ts.raw_pos))));
+                        src_cols, after(ts.raw_pos)),
+            kHotCompression));
     t_raw_write = now_ms();
     SLUICE_RETURN_IF_ERROR(raw.append(files, summary));
     t_raw_commit = now_ms();
@@ -931,13 +818,24 @@ Status Pipeline::Impl::commit_table(
           for (const auto& t : plan.tasks)
             affected.insert(t.data_file.file_path);
         } else {
+          lake::ScanPlan candidates = plan;
+          candidates.tasks.clear();
           SLUICE_ASSIGN_OR_RETURN(
-              auto res, session.query(fmt::format(
-                            "SELECT DISTINCT {} FROM ({}) t WHERE EXISTS (SELECT 1 FROM "
-                            "__cdc_final f WHERE {})",
-                            engine::kScanFileColumn, engine::scan_plan_sql(plan, true), join)));
-          for (const auto& r : res.rows)
-            if (r[0]) affected.insert(*r[0]);
+              auto maybe,
+              files_maybe_holding(session, plan, key_cols.size() == 1 ? key_cols[0] : std::string(),
+                                  fmt::format("SELECT {} FROM __cdc_final", keys)));
+          for (const auto* t : maybe)
+            candidates.tasks.push_back(*t);
+          if (!candidates.tasks.empty()) {
+            SLUICE_ASSIGN_OR_RETURN(
+                auto res,
+                session.query(fmt::format(
+                    "SELECT DISTINCT {} FROM ({}) t WHERE EXISTS (SELECT 1 FROM "
+                    "__cdc_final f WHERE {})",
+                    engine::kScanFileColumn, engine::scan_plan_sql(candidates, true), join)));
+            for (const auto& r : res.rows)
+              if (r[0]) affected.insert(*r[0]);
+          }
         }
         for (const auto& t : plan.tasks) {
           if (affected.count(t.data_file.file_path)) {
@@ -957,7 +855,7 @@ Status Pipeline::Impl::commit_table(
             src_cols, engine::scan_plan_sql(kept), join, select);
       }
       t_ref_prep = now_ms();
-      SLUICE_ASSIGN_OR_RETURN(auto added, lake->write_data_files(refined, select));
+      SLUICE_ASSIGN_OR_RETURN(auto added, lake->write_data_files(refined, select, kHotCompression));
       t_ref_write = now_ms();
       Status st = refined.overwrite(removed, added, {}, false, summary);
       if (st.is_ok()) break;
@@ -981,8 +879,9 @@ Status Pipeline::Impl::commit_table(
   return Status::ok();
 }
 
-Status Pipeline::Impl::commit_batch(std::vector<Transaction>& batch, ChangeReader& reader) {
-  if (batch.empty()) return Status::ok();
+Result<Pipeline::Impl::CommitOutcome> Pipeline::Impl::commit_to_lake(
+    std::vector<Transaction>& batch) {
+  if (batch.empty()) return internal_error("cdc: an empty batch to commit");
   const int64_t t_start = now_ms();
   const int64_t cpu_start = cpu_ms();
   SLUICE_RETURN_IF_ERROR(fill_unchanged(batch));
@@ -1002,13 +901,17 @@ Status Pipeline::Impl::commit_batch(std::vector<Transaction>& batch, ChangeReade
     for (const auto& t : batch) {
       for (const auto& e : t.events) {
         if (e.op == Op::kTruncate) continue;  // Debezium skips truncates by default
-        const std::string topic =
-            fmt::format("{}.{}.{}", options.topic_prefix, e.schema->schema, e.schema->table);
-        std::string key = debezium_key(e, options.topic_prefix);
-        SLUICE_RETURN_IF_ERROR(
-            producer->produce(topic, key, debezium_value(e, t, source, options.topic_prefix)));
+        if (!encoder) {
+          EventEncoder::Options eo;
+          eo.format = options.format;
+          eo.topic_prefix = options.topic_prefix;
+          eo.registry_url = options.registry_url;
+          SLUICE_ASSIGN_OR_RETURN(encoder, EventEncoder::open(eo, source));
+        }
+        SLUICE_ASSIGN_OR_RETURN(EncodedEvent m, encoder->encode(e, t));
+        SLUICE_RETURN_IF_ERROR(producer->produce(m.topic, m.key, m.value));
         if (e.op == Op::kDelete)
-          SLUICE_RETURN_IF_ERROR(producer->produce(topic, key, std::nullopt));
+          SLUICE_RETURN_IF_ERROR(producer->produce(m.topic, m.key, std::nullopt));
       }
     }
     SLUICE_RETURN_IF_ERROR(producer->flush(60000));
@@ -1026,34 +929,46 @@ Status Pipeline::Impl::commit_batch(std::vector<Transaction>& batch, ChangeReade
     if (!st.is_ok()) return st.with_context(fmt::format("source {} table {}", source.name, name));
   }
   const int64_t lake_ms = now_ms();
-  log::debug("cdc batch committed", {log::kv("events", events), log::kv("bus_ms", bus_ms - t_start),
-                                     log::kv("lake_ms", lake_ms - bus_ms),
-                                     log::kv("cpu_ms", cpu_ms() - cpu_start)});
-  // 3. The checkpoint, then the source may let go.
+  log::debug("cdc batch committed",
+             {log::kv("events", events), log::kv("bus_ms", bus_ms - t_start),
+              log::kv("lake_ms", lake_ms - bus_ms), log::kv("cpu_ms", cpu_ms() - cpu_start)});
+  // 3. The checkpoint (the source lets go once finish_commit confirms it).
   Json cp = {{"major", end.major},
              {"minor", end.minor},
              {"resume", end.resume},
              {"snapshot_complete", complete}};
   SLUICE_RETURN_IF_ERROR(write_file_atomic(options.state_dir / "checkpoint.json", cp.dump()));
-  snapshot_complete = complete;
-  SLUICE_RETURN_IF_ERROR(reader.confirm(end));
+  CommitOutcome out;
+  out.end = end;
+  out.events = events;
+  out.transactions = static_cast<int64_t>(batch.size());
+  out.newest_commit = newest_commit;
+  out.complete = complete;
+  out.bus_ms = bus_ms;
+  out.lake_ms = lake_ms;
+  for (const auto& t : batch) {
+    if (!t.events.empty() && !t.events.front().snapshot)
+      out.commits.emplace_back(t.commit_ts_ms, static_cast<int64_t>(t.events.size()));
+  }
+  return out;
+}
+
+Status Pipeline::Impl::finish_commit(const CommitOutcome& c, ChangeReader& reader) {
+  snapshot_complete = c.complete;
+  SLUICE_RETURN_IF_ERROR(reader.confirm(c.end));
   if (lag_log.is_open()) {
-    for (const auto& t : batch) {
-      if (!t.events.empty() && !t.events.front().snapshot) {
-        lag_log << t.commit_ts_ms << ' ' << lake_ms << ' ' << bus_ms << ' ' << t.events.size()
-                << '\n';
-      }
-    }
+    for (const auto& [commit_ms, n] : c.commits)
+      lag_log << commit_ms << ' ' << c.lake_ms << ' ' << c.bus_ms << ' ' << n << '\n';
     lag_log.flush();
   }
-  status.transactions += static_cast<int64_t>(batch.size());
-  status.events += events;
-  status.position = end.resume;
-  if (newest_commit > 0) {
-    status.lake_lag_ms = lake_ms - newest_commit;
-    if (producer) status.bus_lag_ms = bus_ms - newest_commit;
+  status.transactions += c.transactions;
+  status.events += c.events;
+  status.position = c.end.resume;
+  if (c.newest_commit > 0) {
+    status.lake_lag_ms = c.lake_ms - c.newest_commit;
+    if (producer) status.bus_lag_ms = c.bus_ms - c.newest_commit;
   }
-  status.state = complete ? "streaming" : "bootstrapping";
+  status.state = c.complete ? "streaming" : "bootstrapping";
   return Status::ok();
 }
 
@@ -1159,7 +1074,8 @@ Status Pipeline::Impl::backfill_step(ChangeReader& reader, std::vector<Transacti
                                         log::kv("where", r.where)});
       break;
     }
-    if (!backfill) return Status::ok();
+    // Started (or not): the next round goes on, once the batch in flight has committed.
+    return Status::ok();
   }
   if (!pending && !backfill->range_done) {
     ChunkRequest req;
@@ -1278,7 +1194,24 @@ Status Pipeline::run(ChangeReader& reader, const std::atomic<bool>& stop,
   auto batch_start = std::chrono::steady_clock::now();
   auto last_status = std::chrono::steady_clock::time_point{};
   const auto interval = std::chrono::milliseconds(im.options.commit_interval_ms);
+  // The batch being committed on the committer thread while this thread reads the next one (at
+  // most one: batches commit in order). Backfills run without overlap: they read the lake.
+  std::vector<Transaction> inflight_batch;
+  std::future<Result<Impl::CommitOutcome>> inflight;
+  auto finish_inflight = [&]() -> Status {
+    if (!inflight.valid()) return Status::ok();
+    auto outcome = inflight.get();
+    inflight_batch.clear();
+    if (!outcome.is_ok()) return outcome.status();
+    SLUICE_RETURN_IF_ERROR(im.finish_commit(*outcome, reader));
+    return im.backfill_persist(true);
+  };
   for (;;) {
+    if (inflight.valid() &&
+        (im.backfill || im.pending ||
+         inflight.wait_for(std::chrono::seconds(0)) == std::future_status::ready)) {
+      SLUICE_RETURN_IF_ERROR(finish_inflight());
+    }
     auto now = std::chrono::steady_clock::now();
     if (now - last_status >= std::chrono::seconds(1)) {
       int64_t t = now_ms();
@@ -1296,13 +1229,17 @@ Status Pipeline::run(ChangeReader& reader, const std::atomic<bool>& stop,
     const bool stopping = stop.load();
     if (!batch.empty() && (stopping || batch_events >= im.options.max_batch_events ||
                            now - batch_start >= interval)) {
-      SLUICE_RETURN_IF_ERROR(im.commit_batch(batch, reader));
+      SLUICE_RETURN_IF_ERROR(finish_inflight());
+      inflight_batch = std::move(batch);
       batch.clear();
       batch_events = 0;
-      SLUICE_RETURN_IF_ERROR(im.backfill_persist(true));
+      inflight = std::async(std::launch::async,
+                            [&im, &inflight_batch] { return im.commit_to_lake(inflight_batch); });
+      if (stopping || im.backfill || im.pending) SLUICE_RETURN_IF_ERROR(finish_inflight());
       continue;
     }
     if (stopping) {
+      SLUICE_RETURN_IF_ERROR(finish_inflight());
       im.status.state = "stopped";
       im.status.updated_ms = now_ms();
       on_status(im.status);

@@ -12,6 +12,7 @@
 
 #include "cdc/cdc.h"
 #include "cdc/change.h"
+#include "cdc/envelope.h"
 #include "engine/lake_session.h"
 #include "sources/sources.h"
 
@@ -19,7 +20,9 @@ namespace sluice::cdc {
 
 struct PipelineOptions {
   std::string topic_prefix = "sluice";
-  std::string bootstrap;  // Kafka bootstrap servers; empty: no bus
+  std::string bootstrap;                    // Kafka bootstrap servers; empty: no bus
+  EventFormat format = EventFormat::kJson;  // of the bus messages (envelope.h)
+  std::string registry_url;                 // the schema registry, for Avro
   int64_t commit_interval_ms = 1000;
   int64_t max_batch_events = 200000;
   std::filesystem::path state_dir;  // checkpoint.json; work files
@@ -28,11 +31,6 @@ struct PipelineOptions {
 // The lake tables of a source table.
 std::string raw_table_name(const std::string& source, const std::string& table);
 std::string refined_table_name(const std::string& source, const std::string& table);
-
-// Debezium's JSON envelope (with its Connect schema) for one event, and its key.
-std::string debezium_value(const ChangeEvent& e, const Transaction& t,
-                           const sources::SourceConfig& source, const std::string& topic_prefix);
-std::string debezium_key(const ChangeEvent& e, const std::string& topic_prefix);
 
 // The stored checkpoint.
 struct Checkpoint {

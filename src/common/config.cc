@@ -19,6 +19,7 @@ constexpr std::array<std::string_view, 2> kLogFormats = {"text", "json"};
 constexpr std::array<std::string_view, 4> kCompressions = {"zstd", "snappy", "gzip",
                                                            "uncompressed"};
 constexpr std::array<std::string_view, 3> kBusFsync = {"batch", "interval", "none"};
+constexpr std::array<std::string_view, 2> kCdcFormats = {"json", "avro"};
 
 // The one declaration of every setting. Keep sections in module order; keep docs to one line.
 const SettingSpec kSettings[] = {
@@ -318,6 +319,18 @@ const SettingSpec kSettings[] = {
      .type = SettingType::kBool,
      .default_value = "true",
      .doc = "Publish change events to the bus (`bus.bootstrap`) as well as to the lake."},
+    {.key = "cdc.format",
+     .type = SettingType::kString,
+     .default_value = "json",
+     .doc = "Format of the change events on the bus: `json` (Debezium's envelope with its "
+            "Connect schema in every message) or `avro` (Confluent wire format, schemas in the "
+            "registry under `<topic>-key` / `<topic>-value`); docs/cdc.md.",
+     .allowed = kCdcFormats},
+    {.key = "cdc.registry_url",
+     .type = SettingType::kString,
+     .default_value = "",
+     .doc = "Schema registry the `avro` format registers its schemas with, `http://HOST:PORT`; "
+            "empty: the address `registry.listen` names."},
 
     {.key = "console.listen",
      .type = SettingType::kString,

@@ -470,7 +470,8 @@ struct LakeSession::Impl {
   }
 
   Result<std::vector<lake::DataFile>> write_files(const lake::Table& table,
-                                                  std::string_view select_sql);
+                                                  std::string_view select_sql,
+                                                  std::string_view compression = {});
   Result<StatementResult> create_table(std::string_view stmt, const std::vector<Token>& t);
   Result<StatementResult> insert(std::string_view stmt, const std::vector<Token>& t);
   Result<StatementResult> delete_or_update(std::string_view stmt, const std::vector<Token>& t,
@@ -483,7 +484,8 @@ struct LakeSession::Impl {
 // --- writing data files ------------------------------------------------------------------------
 
 Result<std::vector<lake::DataFile>> LakeSession::Impl::write_files(const lake::Table& table,
-                                                                   std::string_view select_sql) {
+                                                                   std::string_view select_sql,
+                                                                   std::string_view compression) {
   const auto& md = table.metadata();
   const auto& schema = md.current_schema();
   const auto& spec = md.default_spec();
@@ -513,9 +515,10 @@ Result<std::vector<lake::DataFile>> LakeSession::Impl::write_files(const lake::T
 
   std::string write_id = random_hex(16);
   auto dir = table.data_dir() / ("w-" + write_id);
-  std::string opts = fmt::format(
-      "FORMAT parquet, COMPRESSION {}, FIELD_IDS {}, FILENAME_PATTERN {}", options.compression,
-      field_ids_option(schema.fields), quote_literal(write_id + "-{i}"));
+  std::string opts =
+      fmt::format("FORMAT parquet, COMPRESSION {}, FIELD_IDS {}, FILENAME_PATTERN {}",
+                  compression.empty() ? std::string_view(options.compression) : compression,
+                  field_ids_option(schema.fields), quote_literal(write_id + "-{i}"));
   if (part_cols.empty()) {
     opts += fmt::format(", FILE_SIZE_BYTES {}", options.target_file_size_bytes);
   } else {
@@ -1353,8 +1356,9 @@ Result<std::string> LakeSession::prepare_query(std::string_view statement) {
 }
 
 Result<std::vector<lake::DataFile>> LakeSession::write_data_files(const lake::Table& table,
-                                                                  std::string_view select_sql) {
-  return impl_->write_files(table, select_sql);
+                                                                  std::string_view select_sql,
+                                                                  std::string_view compression) {
+  return impl_->write_files(table, select_sql, compression);
 }
 
 Result<LakeSession::CompactResult> LakeSession::compact(const lake::TableIdent& ident,

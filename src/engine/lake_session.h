@@ -85,9 +85,12 @@ class LakeSession {
   Result<std::string> prepare_query(std::string_view statement);
 
   // Writes the rows of `select_sql` into data files of `table` and returns their descriptions
-  // (not committed). Used by INSERT and by maintenance (compaction).
+  // (not committed). Used by INSERT and by maintenance (compaction). `compression` overrides
+  // the session's Parquet codec (CDC writes small hot files with a cheap codec; compaction
+  // rewrites them with the table's).
   Result<std::vector<lake::DataFile>> write_data_files(const lake::Table& table,
-                                                       std::string_view select_sql);
+                                                       std::string_view select_sql,
+                                                       std::string_view compression = {});
 
   // Rewrites small files of a table into files of the target size (one "replace" commit).
   struct CompactResult {

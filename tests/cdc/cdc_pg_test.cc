@@ -609,4 +609,229 @@ TEST_F(CdcPgIT, BackfillDuringWritesEndsEqualToTheSource) {
   EXPECT_EQ(lake_value("SELECT count(*) FROM refined.bf_bf WHERE t = 'wrong' OR id = 5000"), "0");
 }
 
+// Streamed in-progress transactions (pgoutput protocol version 2, streaming on): scripts/pg.sh
+// sets logical_decoding_work_mem = 64kB, so each transaction below outgrows it and PostgreSQL
+// sends it in chunks before its commit.
+
+// pg_stat_replication_slots' stream_txns of the source's slot: transactions streamed to it.
+std::string stream_txns(const std::string& source) {
+  auto c = PgConn::connect(
+      Endpoint{"127.0.0.1", g_env->pg_port, "shop_owner", sluice::testing::kOwnerPassword, "shop"},
+      "test");
+  if (!c.is_ok()) return "";
+  auto r = c->query("SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = 'sluice_" +
+                    source + "'");
+  if (!r.is_ok() || r->empty()) return "";
+  return r->at(0).at(0).value_or("");
+}
+
+// The spill files a stream holds right now.
+int spill_files(const std::string& data_dir, const std::string& source) {
+  std::error_code ec;
+  int n = 0;
+  for (const auto& e :
+       fs::directory_iterator(fs::path(data_dir) / "cdc" / source / "pg_stream", ec)) {
+    if (e.path().extension() == ".spill") ++n;
+  }
+  return n;
+}
+
+TEST_F(CdcPgIT, StreamedLargeTransactionLandsAtomicallyAndExactly) {
+  pg_exec(
+      "DROP TABLE IF EXISTS big; CREATE TABLE big (id int PRIMARY KEY, v int, t text, doc text);"
+      "ALTER TABLE big ALTER COLUMN doc SET STORAGE EXTERNAL;"
+      "INSERT INTO big VALUES (0, 0, 'before', 'small')");
+  // stream_memory_mb = 0: every streamed message goes through the spill file.
+  write_source("big", {"big"}, "stream_memory_mb = 0\n");
+  Stream s(g_env->dir, "big", data_);
+  s.start();
+  ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.big_big", "1", &s), "1") << s.log();
+  const std::string before = stream_txns("big");
+  // One transaction: 20000 inserts, 2000 updates, 2857 deletes, logical decoding messages (one
+  // transactional), a 320 kB TOAST-ed text and an update that leaves that text untouched (sent as
+  // "unchanged TOAST").
+  pg_exec(
+      "BEGIN;"
+      "INSERT INTO big SELECT g, g, 'row ' || g, NULL FROM generate_series(1, 20000) g;"
+      "UPDATE big SET v = v * 2, t = t || ' updated' WHERE id % 10 = 0 AND id > 0;"
+      "DELETE FROM big WHERE id % 7 = 0 AND id > 0;"
+      "SELECT pg_logical_emit_message(true, 'test', 'in the stream');"
+      "SELECT pg_logical_emit_message(false, 'test', 'beside the stream');"
+      "INSERT INTO big SELECT 100000, 1, 'toast', string_agg(md5(g::text), '') FROM "
+      "generate_series(1, 10000) g;"
+      "UPDATE big SET v = 2 WHERE id = 100000;"
+      "COMMIT");
+  const int64_t changes = 20000 + 2000 + 2857 + 2;
+  const std::string want = std::to_string(changes + 1);  // + the bootstrap row
+  // Atomic: the change log holds the bootstrap row, then all of the transaction at once.
+  std::string seen;
+  for (int i = 0; i < 480; ++i) {
+    seen = lake_value("SELECT count(*) FROM raw.big_big_changes");
+    ASSERT_TRUE(seen == "1" || seen == want || seen.empty()) << "partial: " << seen;
+    if (seen == want) break;
+    if (!s.running()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  ASSERT_EQ(seen, want) << s.log();
+  // It was streamed (PostgreSQL's own counter) and went through the spill file, now removed.
+  EXPECT_GT(std::stoll("0" + stream_txns("big")), std::stoll("0" + before));
+  EXPECT_NE(s.log().find("cdc streamed transaction committed"), std::string::npos) << s.log();
+  EXPECT_EQ(s.log().find("spilled_bytes=0"), std::string::npos) << s.log();
+  EXPECT_EQ(spill_files(data_, "big"), 0);
+  // One source transaction: one id, one commit position, every change once, in order.
+  EXPECT_EQ(lake_value("SELECT count(DISTINCT _txid) || ',' || count(DISTINCT _lsn) || ',' || "
+                       "count(DISTINCT _seq) FROM raw.big_big_changes WHERE _op <> 'r'"),
+            "1,1," + std::to_string(changes));
+  EXPECT_EQ(lake_value("SELECT string_agg(_op || c, ',' ORDER BY _op) FROM (SELECT _op, "
+                       "count(*) c FROM raw.big_big_changes WHERE _op <> 'r' GROUP BY _op)"),
+            "c20001,d2857,u2001");
+  // The lake's current state equals the source, the TOAST-ed text included.
+  const std::string agg =
+      "count(*) || ':' || sum(id) || ':' || sum(v) || ':' || sum(length(t)) || ':' || "
+      "sum(coalesce(length(doc), 0))";
+  const std::string src = pg_value("SELECT " + agg + " FROM big");
+  EXPECT_EQ(wait_lake("SELECT " + agg + " FROM refined.big_big", src, &s), src) << s.log();
+  EXPECT_EQ(lake_value("SELECT md5(doc) FROM refined.big_big WHERE id = 100000"),
+            pg_value("SELECT md5(doc) FROM big WHERE id = 100000"));
+  EXPECT_EQ(lake_value("SELECT count(*) FROM raw.big_big_changes WHERE id = 100000 AND "
+                       "length(doc) = 320000"),
+            "2");
+  EXPECT_EQ(s.kill(SIGTERM), 0) << s.log();
+  // Free the slot (the suite's tests together would exceed max_replication_slots).
+  EXPECT_EQ(sluice("cdc reset big").code, 0);
+}
+
+TEST_F(CdcPgIT, StreamedRollbackAndRolledBackSavepointsLeaveNothing) {
+  pg_exec(
+      "DROP TABLE IF EXISTS sv; CREATE TABLE sv (id int PRIMARY KEY, v text);"
+      "INSERT INTO sv VALUES (0, 'seed')");
+  write_source("sv", {"sv"});
+  Stream s(g_env->dir, "sv", data_);
+  s.start();
+  ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.sv_sv", "1", &s), "1") << s.log();
+  const std::string before = stream_txns("sv");
+  // A streamed transaction rolled back as a whole.
+  pg_exec(
+      "BEGIN; INSERT INTO sv SELECT g, repeat('r', 50) FROM generate_series(1, 5000) g;"
+      "UPDATE sv SET v = 'gone' WHERE id = 0; ROLLBACK");
+  // Savepoints: s1 and the nested s3/s4 are rolled back after their changes were streamed, s2
+  // is released (kept).
+  pg_exec(
+      "BEGIN;"
+      "INSERT INTO sv SELECT g, 'keep' FROM generate_series(1, 3000) g;"
+      "SAVEPOINT s1;"
+      "INSERT INTO sv SELECT g, repeat('x', 50) FROM generate_series(10001, 14000) g;"
+      "UPDATE sv SET v = 'lost' WHERE id <= 100;"
+      "DELETE FROM sv WHERE id BETWEEN 200 AND 299;"
+      "ROLLBACK TO SAVEPOINT s1;"
+      "SAVEPOINT s2;"
+      "INSERT INTO sv SELECT g, 'released' FROM generate_series(20001, 20010) g;"
+      "RELEASE SAVEPOINT s2;"
+      "SAVEPOINT s3;"
+      "UPDATE sv SET v = 'lost too' WHERE id = 1;"
+      "SAVEPOINT s4;"
+      "INSERT INTO sv SELECT g, repeat('y', 50) FROM generate_series(30001, 34000) g;"
+      "ROLLBACK TO SAVEPOINT s3;"
+      "INSERT INTO sv SELECT g, 'after' FROM generate_series(40001, 40005) g;"
+      "UPDATE sv SET v = 'kept update' WHERE id = 2;"
+      "COMMIT");
+  pg_exec("INSERT INTO sv VALUES (99999, 'marker')");
+  ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.sv_sv WHERE id = 99999", "1", &s), "1")
+      << s.log();
+  // Both transactions were streamed; the lake holds exactly the committed changes.
+  EXPECT_GE(std::stoll("0" + stream_txns("sv")) - std::stoll("0" + before), 2);
+  EXPECT_EQ(lake_value("SELECT string_agg(_op || c, ',' ORDER BY _op) FROM (SELECT _op, "
+                       "count(*) c FROM raw.sv_sv_changes WHERE _op <> 'r' GROUP BY _op)"),
+            "c3016,u1");
+  EXPECT_EQ(lake_value("SELECT count(*) FROM raw.sv_sv_changes WHERE v IN ('lost', 'lost too', "
+                       "'gone') OR id BETWEEN 10001 AND 14000 OR id BETWEEN 30001 AND 34000 OR "
+                       "(id BETWEEN 1 AND 5000 AND v <> 'keep' AND v <> 'kept update')"),
+            "0");
+  const std::string agg =
+      "count(*) || ':' || sum(id) || ':' || string_agg(DISTINCT v, '|' ORDER BY v)";
+  const std::string src = pg_value("SELECT " + agg + " FROM sv");
+  EXPECT_EQ(wait_lake("SELECT " + agg + " FROM refined.sv_sv", src, &s), src) << s.log();
+  EXPECT_EQ(spill_files(data_, "sv"), 0);
+  // Nothing of the rolled-back transaction is left waiting: WAL of a table this source does not
+  // stream is confirmed as idle WAL (never while a streamed transaction is open).
+  pg_exec(
+      "DROP TABLE IF EXISTS sv_other; CREATE TABLE sv_other (id int PRIMARY KEY);"
+      "INSERT INTO sv_other VALUES (1)");
+  const std::string lsn = pg_value("SELECT pg_current_wal_lsn()::text");
+  std::string behind;
+  for (int i = 0; i < 120; ++i) {
+    behind = pg_value("SELECT pg_wal_lsn_diff('" + lsn +
+                      "', confirmed_flush_lsn) > 0 FROM pg_replication_slots WHERE slot_name = "
+                      "'sluice_sv'");
+    if (behind == "f") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  EXPECT_EQ(behind, "f") << "the slot's confirmed flush LSN did not pass " << lsn << "\n"
+                         << s.log();
+  EXPECT_EQ(s.kill(SIGTERM), 0) << s.log();
+  // Free the slot (the suite's tests together would exceed max_replication_slots).
+  EXPECT_EQ(sluice("cdc reset sv").code, 0);
+}
+
+// kill -9 while two large transactions are being streamed (interleaved, one spilled to disk
+// already), and again right after they commit: after the restarts PostgreSQL sends them again
+// from their start and the lake ends equal to the source, every change exactly once.
+TEST_F(CdcPgIT, KillNineMidStreamedTransactionResumesExactlyOnce) {
+  pg_exec(
+      "DROP TABLE IF EXISTS km; CREATE TABLE km (id int PRIMARY KEY, v int, t text);"
+      "INSERT INTO km SELECT g, 0, 'seed' FROM generate_series(1, 100) g");
+  write_source("km", {"km"}, "stream_memory_mb = 0\n");
+  Stream s(g_env->dir, "km", data_);
+  s.start();
+  ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.km_km", "100", &s), "100") << s.log();
+  auto a = PgConn::connect(pg_ep(), "txn-a");
+  auto b = PgConn::connect(pg_ep(), "txn-b");
+  ASSERT_TRUE(a.is_ok() && b.is_ok());
+  ASSERT_TRUE(a->exec("BEGIN").is_ok());
+  ASSERT_TRUE(b->exec("BEGIN").is_ok());
+  // Interleaved: chunks of both, a small committed transaction in between.
+  for (int i = 0; i < 4; ++i) {
+    const int base_a = 1000 + i * 3000, base_b = 100000 + i * 3000;
+    ASSERT_TRUE(a->exec("INSERT INTO km SELECT g, g, repeat('a', 40) FROM generate_series(" +
+                        std::to_string(base_a) + ", " + std::to_string(base_a + 2999) + ") g")
+                    .is_ok());
+    ASSERT_TRUE(b->exec("INSERT INTO km SELECT g, -g, repeat('b', 40) FROM generate_series(" +
+                        std::to_string(base_b) + ", " + std::to_string(base_b + 2999) + ") g")
+                    .is_ok());
+    pg_exec("UPDATE km SET v = v + 1 WHERE id = " + std::to_string(1 + i));
+  }
+  // Sluice has received chunks of both (their spill files exist); kill it mid-stream.
+  for (int i = 0; i < 240 && spill_files(data_, "km") < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  ASSERT_EQ(spill_files(data_, "km"), 2) << s.log();
+  s.kill(SIGKILL);
+  ASSERT_TRUE(
+      a->exec("UPDATE km SET v = v + 1000, t = 'a upd' WHERE id BETWEEN 1000 AND 1999").is_ok());
+  ASSERT_TRUE(b->exec("DELETE FROM km WHERE id BETWEEN 100000 AND 100499").is_ok());
+  s.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(
+      a->exec("INSERT INTO km SELECT g, g, 'a late' FROM generate_series(50000, 50999) g").is_ok());
+  ASSERT_TRUE(a->exec("COMMIT").is_ok());
+  ASSERT_TRUE(b->exec("COMMIT").is_ok());
+  // Again right after the commits, while they are (maybe) on their way into the lake.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  s.kill(SIGKILL);
+  s.start();
+  // 100 bootstrap rows, 4 small updates, A: 12000 + 1000 inserts and 1000 updates, B: 12000
+  // inserts and 500 deletes.
+  const std::string want = std::to_string(100 + 4 + 13000 + 1000 + 12000 + 500);
+  ASSERT_EQ(wait_lake("SELECT count(*) FROM raw.km_km_changes", want, &s), want) << s.log();
+  EXPECT_EQ(lake_value("SELECT count(*) - count(DISTINCT (_lsn, _seq)) FROM raw.km_km_changes"),
+            "0");
+  const std::string agg = "count(*) || ':' || sum(id) || ':' || sum(v) || ':' || sum(length(t))";
+  const std::string src = pg_value("SELECT " + agg + " FROM km");
+  EXPECT_EQ(wait_lake("SELECT " + agg + " FROM refined.km_km", src, &s), src) << s.log();
+  EXPECT_GE(std::stoll("0" + stream_txns("km")), 2);
+  EXPECT_EQ(spill_files(data_, "km"), 0);
+  EXPECT_EQ(s.kill(SIGTERM), 0) << s.log();
+  // Free the slot (the suite's tests together would exceed max_replication_slots).
+  EXPECT_EQ(sluice("cdc reset km").code, 0);
+}
+
 }  // namespace

@@ -1,4 +1,5 @@
 // Unit tests of the CDC core: LSNs, the [cdc] table of source files, Debezium's envelope.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -168,3 +169,94 @@ TEST(CdcUnit, BackfillRequestsRoundTripThroughTheirFiles) {
   EXPECT_FALSE(backfill_from_json("{\"id\": \"\"}").is_ok());
   std::filesystem::remove_all(dir);
 }
+
+namespace sluice::cdc {
+namespace {
+
+std::string hex_of(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s)
+    out += fmt::format("{:02x}", c);
+  return out;
+}
+
+// Avro binary of one-column rows, checked against encodings worked out by hand from the Avro
+// spec (zigzag varints, two's-complement big-endian decimals, days/micros since the epoch).
+TEST(CdcUnit, AvroKeyEncodesEachKindAsTheSpecSays) {
+  auto one = [](Column c, std::string text) -> std::string {
+    c.key = true;
+    c.nullable = false;
+    auto s = std::make_shared<TableSchema>();
+    s->schema = "public";
+    s->table = "t";
+    s->columns = {c};
+    ChangeEvent e;
+    e.schema = s;
+    e.after = Row{{std::move(text)}};
+    auto r = avro_key(e);
+    return r.is_ok() ? hex_of(*r) : "error: " + r.status().message();
+  };
+  EXPECT_EQ(one({"k", "int8", ValueKind::kInt64}, "7"), "0e");
+  EXPECT_EQ(one({"k", "int8", ValueKind::kInt64}, "-1"), "01");
+  EXPECT_EQ(one({"k", "int4", ValueKind::kInt32}, "64"), "8001");
+  EXPECT_EQ(one({"k", "bool", ValueKind::kBool}, "true"), "01");
+  EXPECT_EQ(one({"k", "text", ValueKind::kString}, "ab"), "046162");
+  EXPECT_EQ(one({"k", "float8", ValueKind::kFloat64}, "1.5"), "000000000000f83f");
+  EXPECT_EQ(one({"k", "float4", ValueKind::kFloat32}, "-2"), "000000c0");
+  // decimal(10,2): 123.45 -> unscaled 12345 = 0x3039; -1 -> -100 = 0xff9c; 1.5 -> 150 = 0x0096
+  EXPECT_EQ(one({"k", "numeric", ValueKind::kDecimal, 10, 2}, "123.45"), "043039");
+  EXPECT_EQ(one({"k", "numeric", ValueKind::kDecimal, 10, 2}, "-1"), "029c");
+  EXPECT_EQ(one({"k", "numeric", ValueKind::kDecimal, 10, 2}, "1.5"), "040096");
+  EXPECT_EQ(one({"k", "numeric", ValueKind::kDecimal, 10, 2}, "0"), "0200");
+  EXPECT_EQ(one({"k", "numeric", ValueKind::kDecimal, 10, 2}, "-1.28"), "0280");
+  // 38 digits: beyond 64 bits.
+  EXPECT_EQ(one({"k", "numeric", ValueKind::kDecimal, 38, 0}, "18446744073709551616"),
+            "12010000000000000000");
+  EXPECT_EQ(one({"k", "date", ValueKind::kDate}, "1970-01-02"), "02");
+  EXPECT_EQ(one({"k", "date", ValueKind::kDate}, "1969-12-31"), "01");
+  EXPECT_EQ(one({"k", "date", ValueKind::kDate}, "2000-03-01"), "92ac01");    // 11017 days
+  EXPECT_EQ(one({"k", "time", ValueKind::kTime}, "00:00:01.5"), "c08db701");  // 1500000 us
+  EXPECT_EQ(one({"k", "timestamp", ValueKind::kTimestamp}, "1970-01-01 00:00:01.5"), "c08db701");
+  EXPECT_EQ(one({"k", "timestamptz", ValueKind::kTimestampTz}, "1970-01-01 01:00:01.5+01"),
+            "c08db701");
+  EXPECT_EQ(one({"k", "int4", ValueKind::kInt32}, "x1"),
+            "error: table public.t column k: value 'x1' is not an integer (Avro \"int\")");
+  EXPECT_EQ(one({"k", "date", ValueKind::kDate}, "infinity"),
+            "error: table public.t column k: value 'infinity' is not a date (Avro "
+            "{\"type\":\"int\",\"logicalType\":\"date\"})");
+}
+
+TEST(CdcUnit, AvroSchemasAndRegistryAddress) {
+  TableSchema s;
+  s.schema = "public";
+  s.table = "order-items";
+  s.columns = {Column{"id", "int8", ValueKind::kInt64, 0, 0, true, false},
+               Column{"price", "numeric(8,2)", ValueKind::kDecimal, 8, 2, false, true},
+               Column{"name", "text", ValueKind::kString, 0, 0, false, false}};
+  auto k = avro_key_schema(s, "shop");
+  EXPECT_EQ(
+      k.dump(),
+      R"({"type":"record","name":"shop.public.order_items.Key","fields":[{"name":"id","type":"long"}]})");
+  auto v = avro_value_schema(s, sources::SourceKind::kPostgres, "shop");
+  EXPECT_EQ(v.at("name"), "shop.public.order_items.Envelope");
+  EXPECT_EQ(
+      v.at("fields").at(0).at("type").at(1).at("fields").at(1).dump(),
+      R"({"name":"price","type":["null",{"type":"bytes","logicalType":"decimal","precision":8,"scale":2}],"default":null})");
+  EXPECT_EQ(v.at("fields").at(1).at("type").dump(), R"(["null","shop.public.order_items.Value"])");
+  EXPECT_EQ(v.at("fields").at(2).at("type").at("name"), "io.debezium.connector.postgresql.Source");
+
+  EXPECT_EQ(*registry_url_from("", "0.0.0.0:8081"), "http://127.0.0.1:8081");
+  EXPECT_EQ(*registry_url_from("http://reg:9000", "0.0.0.0:8081"), "http://reg:9000");
+  EXPECT_FALSE(registry_url_from("", "127.0.0.1:0").is_ok());
+  EXPECT_FALSE(parse_event_format("protobuf").is_ok());
+  EventEncoder::Options o;
+  o.format = EventFormat::kAvro;
+  o.registry_url = "reg:9000";
+  auto bad = EventEncoder::open(o, sources::SourceConfig{});
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_EQ(bad.status().message(),
+            "cdc.registry_url 'reg:9000' is not an http://HOST:PORT address");
+}
+
+}  // namespace
+}  // namespace sluice::cdc
