@@ -97,8 +97,8 @@ case "$cmd" in
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir'
 wal_level = logical
-max_replication_slots = 10
-max_wal_senders = 10
+max_replication_slots = 32
+max_wal_senders = 32
 logical_decoding_work_mem = 64kB
 password_encryption = 'scram-sha-256'
 timezone = 'UTC'

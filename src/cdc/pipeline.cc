@@ -148,22 +148,6 @@ std::pair<std::string, std::string> lake_type(const Column& c) {
   }
 }
 
-std::string duck_of_iceberg(const std::string& p) {
-  static const std::map<std::string, std::string> m = {
-      {"boolean", "BOOLEAN"}, {"int", "INTEGER"},         {"long", "BIGINT"},
-      {"float", "FLOAT"},     {"double", "DOUBLE"},       {"date", "DATE"},
-      {"time", "TIME"},       {"timestamp", "TIMESTAMP"}, {"timestamptz", "TIMESTAMPTZ"},
-      {"string", "VARCHAR"},  {"uuid", "UUID"},           {"binary", "BLOB"}};
-  auto it = m.find(p);
-  if (it != m.end()) return it->second;
-  if (p.rfind("decimal(", 0) == 0) {
-    std::string inner = p.substr(8, p.size() - 9);
-    inner.erase(std::remove(inner.begin(), inner.end(), ' '), inner.end());
-    return "DECIMAL(" + inner + ")";
-  }
-  return "VARCHAR";
-}
-
 std::pair<int, int> decimal_ps(const std::string& p) {
   int a = 0, b = 0;
   if (std::sscanf(p.c_str(), "decimal(%d, %d)", &a, &b) != 2)
@@ -321,6 +305,22 @@ class Producer {
 };
 
 }  // namespace
+
+std::string duck_of_iceberg(const std::string& p) {
+  static const std::map<std::string, std::string> m = {
+      {"boolean", "BOOLEAN"}, {"int", "INTEGER"},         {"long", "BIGINT"},
+      {"float", "FLOAT"},     {"double", "DOUBLE"},       {"date", "DATE"},
+      {"time", "TIME"},       {"timestamp", "TIMESTAMP"}, {"timestamptz", "TIMESTAMPTZ"},
+      {"string", "VARCHAR"},  {"uuid", "UUID"},           {"binary", "BLOB"}};
+  auto it = m.find(p);
+  if (it != m.end()) return it->second;
+  if (p.rfind("decimal(", 0) == 0) {
+    std::string inner = p.substr(8, p.size() - 9);
+    inner.erase(std::remove(inner.begin(), inner.end(), ' '), inner.end());
+    return "DECIMAL(" + inner + ")";
+  }
+  return "VARCHAR";
+}
 
 std::string raw_table_name(const std::string& source, const std::string& table) {
   return "raw." + source + "_" + table + "_changes";
@@ -1273,120 +1273,6 @@ Status Pipeline::run(ChangeReader& reader, const std::atomic<bool>& stop,
     batch_events += static_cast<int64_t>(txn->events.size());
     batch.push_back(std::move(*txn));
   }
-}
-
-}  // namespace sluice::cdc
-
-namespace sluice::cdc {
-
-Result<std::vector<ReconcileTable>> reconcile(const sources::SourceConfig& source,
-                                              engine::LakeSession& lake,
-                                              const std::vector<std::string>& tables,
-                                              const std::string& where,
-                                              const std::filesystem::path& work_dir) {
-  if (source.kind != sources::SourceKind::kPostgres) {
-    return unimplemented(
-        fmt::format("source {}: reconcile supports PostgreSQL sources only", source.name));
-  }
-  std::error_code ec;
-  std::filesystem::create_directories(work_dir, ec);
-  std::vector<ReconcileTable> out;
-  for (const auto& tc : source.tables) {
-    if (!tables.empty() && std::find(tables.begin(), tables.end(), tc.name) == tables.end()) {
-      continue;
-    }
-    ReconcileTable rt;
-    rt.table = tc.name;
-    auto ident = lake::TableIdent::parse(refined_table_name(source.name, tc.name));
-    if (!ident.is_ok()) return ident.status();
-    SLUICE_ASSIGN_OR_RETURN(auto table, lake.catalog().load_table(*ident));
-    SLUICE_ASSIGN_OR_RETURN(auto plan, table.plan_scan({}));
-    const auto& schema = plan.schema;
-    std::vector<std::string> cols;
-    std::string conv, csv_cols;
-    for (const auto& f : schema.fields) {
-      if (f.name == "_lsn" || f.name == "_seq" || f.name == "_commit_ts") continue;
-      const size_t j = cols.size();
-      cols.push_back(f.name);
-      std::string duck = duck_of_iceberg(f.type->is_primitive() ? f.type->primitive : "string");
-      csv_cols += fmt::format("{}'c{}': 'VARCHAR'", j ? ", " : "", j);
-      std::string expr = duck == "BLOB" ? fmt::format("from_hex(substr(c{}, 3))", j)
-                                        : fmt::format("CAST(c{} AS {})", j, duck);
-      conv += fmt::format("{}{} AS {}", j ? ", " : "", expr, sd::duck_ident(f.name));
-    }
-    // Keys: the table's `key` override, else the source's primary key.
-    std::vector<std::string> keys = tc.key;
-    if (keys.empty()) {
-      SLUICE_ASSIGN_OR_RETURN(keys, pg_primary_key(source, tc.name));
-    }
-    if (keys.empty()) {
-      return invalid_argument(
-          fmt::format("source {}: table {} has no primary key to reconcile "
-                      "by; name one with `key = [...]` in [tables.{}]",
-                      source.name, tc.name, tc.name));
-    }
-    std::filesystem::path file = work_dir / (tc.name + ".csv");
-    SLUICE_ASSIGN_OR_RETURN(rt.source_rows, pg_copy_csv(source, tc.name, cols, where, file));
-    auto& s = lake.session();
-    SLUICE_RETURN_IF_ERROR(s.execute(fmt::format(
-        "CREATE OR REPLACE TEMP TABLE __rec_src AS SELECT {} FROM read_csv({}, columns = {{{}}}, "
-        "header = false, auto_detect = false, delim = ',', quote = '\"', escape = '\"', nullstr "
-        "= '', allow_quoted_nulls = false)",
-        conv, sd::sql_literal(file.string()), csv_cols)));
-    std::filesystem::remove(file, ec);
-    std::string lake_sql = plan.tasks.empty() ? fmt::format("SELECT * FROM __rec_src WHERE false")
-                                              : engine::scan_plan_sql(plan);
-    std::string sel;
-    for (const auto& c : cols)
-      sel += (sel.empty() ? "" : ", ") + sd::duck_ident(c);
-    SLUICE_RETURN_IF_ERROR(
-        s.execute(fmt::format("CREATE OR REPLACE TEMP TABLE __rec_lake AS SELECT {} FROM ({}) t{}",
-                              sel, lake_sql, where.empty() ? "" : " WHERE " + where)));
-    std::string join, diff, key_text;
-    for (const auto& k : keys) {
-      join += fmt::format("{0}s.{1} = l.{1}", join.empty() ? "" : " AND ", sd::duck_ident(k));
-      key_text += fmt::format("{}'{}=' || CAST({}.{} AS VARCHAR)",
-                              key_text.empty() ? "" : " || ',' || ", k, "{0}", sd::duck_ident(k));
-    }
-    for (const auto& c : cols) {
-      diff += fmt::format("{0}s.{1} IS DISTINCT FROM l.{1}", diff.empty() ? "" : " OR ",
-                          sd::duck_ident(c));
-    }
-    auto ktext = [&](const char* alias) {
-      std::string t = key_text;
-      size_t p;
-      while ((p = t.find("{0}")) != std::string::npos)
-        t.replace(p, 3, alias);
-      return t;
-    };
-    SLUICE_ASSIGN_OR_RETURN(
-        auto res,
-        s.query(fmt::format(
-            "SELECT (SELECT count(*) FROM __rec_lake), "
-            "(SELECT count(*) FROM __rec_src s WHERE NOT EXISTS (SELECT 1 FROM __rec_lake l WHERE "
-            "{0})), (SELECT count(*) FROM __rec_lake l WHERE NOT EXISTS (SELECT 1 FROM __rec_src "
-            "s WHERE {0})), (SELECT count(*) FROM __rec_src s JOIN __rec_lake l ON {0} WHERE {1})",
-            join, diff)));
-    rt.lake_rows = std::stoll(res.rows[0][0].value_or("0"));
-    rt.missing = std::stoll(res.rows[0][1].value_or("0"));
-    rt.extra = std::stoll(res.rows[0][2].value_or("0"));
-    rt.different = std::stoll(res.rows[0][3].value_or("0"));
-    if (rt.missing + rt.extra + rt.different > 0) {
-      SLUICE_ASSIGN_OR_RETURN(
-          auto sample,
-          s.query(fmt::format(
-              "SELECT * FROM (SELECT 'missing ' || {2} FROM __rec_src s WHERE NOT EXISTS (SELECT "
-              "1 FROM __rec_lake l WHERE {0}) LIMIT 5) UNION ALL SELECT * FROM (SELECT 'extra ' || "
-              "{3} FROM __rec_lake l WHERE NOT EXISTS (SELECT 1 FROM __rec_src s WHERE {0}) LIMIT "
-              "5) UNION ALL SELECT * FROM (SELECT 'different ' || {2} FROM __rec_src s JOIN "
-              "__rec_lake l ON {0} WHERE {1} LIMIT 5)",
-              join, diff, ktext("s"), ktext("l"))));
-      for (const auto& r : sample.rows)
-        rt.sample.push_back(r[0].value_or(""));
-    }
-    out.push_back(std::move(rt));
-  }
-  return out;
 }
 
 }  // namespace sluice::cdc

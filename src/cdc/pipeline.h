@@ -31,6 +31,8 @@ struct PipelineOptions {
 // The lake tables of a source table.
 std::string raw_table_name(const std::string& source, const std::string& table);
 std::string refined_table_name(const std::string& source, const std::string& table);
+// DuckDB's spelling of an Iceberg primitive type, as the pipeline creates lake columns.
+std::string duck_of_iceberg(const std::string& iceberg_type);
 
 // The stored checkpoint.
 struct Checkpoint {
