@@ -59,6 +59,8 @@ int64_t cpu_ms() {
 // Parquet codec of the files a CDC commit writes: cheap to write (they are small and rewritten
 // soon: refined copy-on-write, compaction by the housekeeping DAG, which uses lake.compression).
 constexpr std::string_view kHotCompression = "snappy";
+// Rows per refined data file (one Parquet row group: DuckDB's default row group size).
+constexpr int64_t kRefinedRowsPerFile = 122880;
 
 // The refined files that may hold one of the keys of `keys_table` (a temp table with column
 // `key`): with a single integer key, a file whose key bounds (manifest statistics) enclose none
@@ -777,7 +779,7 @@ Status Pipeline::Impl::commit_table(
                         "get_current_timestamp() "
                         "AS _ingested_at FROM __cdc_stage WHERE _raw AND {} ORDER BY _lsn, _seq",
                         src_cols, after(ts.raw_pos)),
-            kHotCompression));
+            {.compression = kHotCompression}));
     t_raw_write = now_ms();
     SLUICE_RETURN_IF_ERROR(raw.append(files, summary));
     t_raw_commit = now_ms();
@@ -855,7 +857,13 @@ Status Pipeline::Impl::commit_table(
             src_cols, engine::scan_plan_sql(kept), join, select);
       }
       t_ref_prep = now_ms();
-      SLUICE_ASSIGN_OR_RETURN(auto added, lake->write_data_files(refined, select, kHotCompression));
+      // In key order, one row group per file: each file covers a narrow key range, so a later
+      // batch rewrites only the files whose range holds one of its keys (files_maybe_holding).
+      SLUICE_ASSIGN_OR_RETURN(
+          auto added,
+          lake->write_data_files(
+              refined, fmt::format("SELECT * FROM ({}) ORDER BY {}", select, keys),
+              {.compression = kHotCompression, .max_rows_per_file = kRefinedRowsPerFile}));
       t_ref_write = now_ms();
       Status st = refined.overwrite(removed, added, {}, false, summary);
       if (st.is_ok()) break;

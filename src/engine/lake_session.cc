@@ -471,7 +471,7 @@ struct LakeSession::Impl {
 
   Result<std::vector<lake::DataFile>> write_files(const lake::Table& table,
                                                   std::string_view select_sql,
-                                                  std::string_view compression = {});
+                                                  const WriteOptions& write = {});
   Result<StatementResult> create_table(std::string_view stmt, const std::vector<Token>& t);
   Result<StatementResult> insert(std::string_view stmt, const std::vector<Token>& t);
   Result<StatementResult> delete_or_update(std::string_view stmt, const std::vector<Token>& t,
@@ -485,7 +485,7 @@ struct LakeSession::Impl {
 
 Result<std::vector<lake::DataFile>> LakeSession::Impl::write_files(const lake::Table& table,
                                                                    std::string_view select_sql,
-                                                                   std::string_view compression) {
+                                                                   const WriteOptions& write) {
   const auto& md = table.metadata();
   const auto& schema = md.current_schema();
   const auto& spec = md.default_spec();
@@ -517,8 +517,11 @@ Result<std::vector<lake::DataFile>> LakeSession::Impl::write_files(const lake::T
   auto dir = table.data_dir() / ("w-" + write_id);
   std::string opts =
       fmt::format("FORMAT parquet, COMPRESSION {}, FIELD_IDS {}, FILENAME_PATTERN {}",
-                  compression.empty() ? std::string_view(options.compression) : compression,
+                  write.compression.empty() ? std::string_view(options.compression) : write.compression,
                   field_ids_option(schema.fields), quote_literal(write_id + "-{i}"));
+  if (write.max_rows_per_file > 0) {
+    opts += fmt::format(", ROW_GROUP_SIZE {}, ROW_GROUPS_PER_FILE 1", write.max_rows_per_file);
+  }
   if (part_cols.empty()) {
     opts += fmt::format(", FILE_SIZE_BYTES {}", options.target_file_size_bytes);
   } else {
@@ -1357,8 +1360,8 @@ Result<std::string> LakeSession::prepare_query(std::string_view statement) {
 
 Result<std::vector<lake::DataFile>> LakeSession::write_data_files(const lake::Table& table,
                                                                   std::string_view select_sql,
-                                                                  std::string_view compression) {
-  return impl_->write_files(table, select_sql, compression);
+                                                                  const WriteOptions& write) {
+  return impl_->write_files(table, select_sql, write);
 }
 
 Result<LakeSession::CompactResult> LakeSession::compact(const lake::TableIdent& ident,

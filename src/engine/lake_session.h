@@ -66,6 +66,16 @@ std::optional<std::string> load_lake_view(const lake::Catalog& catalog,
                                           const lake::TableIdent& ident);
 Status drop_lake_view(const lake::Catalog& catalog, const lake::TableIdent& ident);
 
+// How LakeSession::write_data_files writes its files.
+struct WriteOptions {
+  // Overrides the session's Parquet codec (CDC writes small hot files with a cheap codec;
+  // compaction rewrites them with the table's).
+  std::string_view compression;
+  // > 0: at most this many rows per file (one row group each), so a table written in key order
+  // keeps narrow key bounds per file (CDC's refined tables prune by them).
+  int64_t max_rows_per_file = 0;
+};
+
 class LakeSession {
  public:
   static Result<LakeSession> open(std::shared_ptr<lake::Catalog> catalog,
@@ -85,12 +95,10 @@ class LakeSession {
   Result<std::string> prepare_query(std::string_view statement);
 
   // Writes the rows of `select_sql` into data files of `table` and returns their descriptions
-  // (not committed). Used by INSERT and by maintenance (compaction). `compression` overrides
-  // the session's Parquet codec (CDC writes small hot files with a cheap codec; compaction
-  // rewrites them with the table's).
+  // (not committed). Used by INSERT and by maintenance (compaction).
   Result<std::vector<lake::DataFile>> write_data_files(const lake::Table& table,
                                                        std::string_view select_sql,
-                                                       std::string_view compression = {});
+                                                       const WriteOptions& write = {});
 
   // Rewrites small files of a table into files of the target size (one "replace" commit).
   struct CompactResult {

@@ -2,9 +2,12 @@
 // protocols ("Message Flow" chapter of the PostgreSQL docs).
 #include <duckdb.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <filesystem>
 #include <optional>
 
 #include "common/log.h"
@@ -82,6 +85,29 @@ Result<int64_t> parse_duration_ms(std::string v) {
   return static_cast<int64_t>(ms);
 }
 
+// What tells that a file changed: users.json is replaced by a rename, so its inode changes on
+// every save; mtime and size catch in-place writes.
+struct FileStamp {
+  bool present = false;
+  uint64_t ino = 0;
+  int64_t mtime_ns = 0;
+  int64_t size = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+FileStamp stamp_of(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return FileStamp{true, static_cast<uint64_t>(st.st_ino),
+                   static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+                   static_cast<int64_t>(st.st_size)};
+}
+
+// File system timestamps advance in coarse ticks: a change made in the same tick as the one a
+// cache was keyed on would leave the timestamp equal. A cache is trusted only when its key
+// timestamp is older than this when it was filled; until then it is refilled on every use.
+constexpr std::chrono::seconds kTimestampSettle{1};
+
 // A statement prepared by Parse (or by a simple Query).
 struct Statement {
   std::string sql;  // as the client sent it
@@ -92,6 +118,8 @@ struct Statement {
   std::optional<engine::PreparedStatement> prepared;
   std::string prepared_sql;
   bool empty_catalog = false;  // a query over catalogs Sluice keeps empty: no rows, no columns
+  // Just prepared by a simple Query that executes it next: its lake tables are bound already.
+  bool fresh = false;
   std::vector<std::string> col_names;
   std::vector<PgType> col_types;
 };
@@ -146,7 +174,9 @@ class Connection {
                                                        const std::vector<int32_t>& param_oids);
   Status prepare_query(Statement& s);
   Status authorize(const std::vector<Token>& t, StatementKind kind);
-  Result<std::string> qualify(const std::string& sql, const std::vector<Token>& t);
+  Status refresh_user();
+  Result<std::string> qualify(const std::string& sql);
+  Result<std::string> bind_lake(const std::string& sql);
   Status refresh_catalog();
   Result<std::set<std::string>> lake_namespaces();
   // Executes a portal: rows (up to max_rows when > 0) and the completion message.
@@ -183,6 +213,15 @@ class Connection {
   std::string user_name_;
   std::string database_;
   governance::User user_;
+  // users.json as user_ was read from it: (inode, mtime, size). Any change re-reads the user, so
+  // a grant or revoke by another process applies from the session's next statement.
+  std::filesystem::path users_file_;
+  FileStamp users_stamp_;
+  bool users_stamp_trusted_ = false;
+  // Lake namespaces as last listed, with the warehouse folder's mtime then.
+  std::set<std::string> ns_cache_;
+  std::filesystem::file_time_type ns_mtime_;
+  bool ns_trusted_ = false;
   std::shared_ptr<SessionControl> control_;
   std::shared_ptr<engine::Database> db_;
   std::shared_ptr<lake::Catalog> catalog_;
@@ -506,6 +545,7 @@ Status Connection::open_session() {
   // Users, for pg_roles and pg_get_userbyid.
   auto store = governance::UserStore::open(gw_.options().data_dir);
   if (store.is_ok()) {
+    users_file_ = store->path();
     std::string values;
     int64_t oid = 10;
     for (const auto& u : store->users()) {
@@ -597,8 +637,38 @@ InterruptReason Connection::end_query() {
 }
 
 Result<std::set<std::string>> Connection::lake_namespaces() {
+  // Creating or dropping a namespace changes the warehouse folder's mtime: one stat instead of
+  // listing the folder on every statement.
+  std::error_code ec;
+  auto mtime = std::filesystem::last_write_time(catalog_->warehouse(), ec);
+  if (!ec && ns_trusted_ && mtime == ns_mtime_) return ns_cache_;
+  auto now = std::filesystem::file_time_type::clock::now();
   SLUICE_ASSIGN_OR_RETURN(auto list, catalog_->list_namespaces());
-  return std::set<std::string>(list.begin(), list.end());
+  ns_cache_ = std::set<std::string>(list.begin(), list.end());
+  ns_mtime_ = mtime;
+  ns_trusted_ = !ec && mtime + kTimestampSettle < now;
+  return ns_cache_;
+}
+
+Status Connection::refresh_user() {
+  FileStamp stamp = stamp_of(users_file_);
+  if (users_stamp_trusted_ && stamp == users_stamp_) return Status::ok();
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  auto store = governance::UserStore::open(gw_.options().data_dir);
+  if (!store.is_ok()) {
+    return store.status().with_context("gateway: re-reading users for " + user_name_);
+  }
+  if (auto found = store->find(user_name_)) {
+    user_ = *found;
+  } else {
+    // Removed since login: no grants left.
+    user_ = governance::User{};
+    user_.name = user_name_;
+  }
+  users_stamp_ = stamp;
+  users_stamp_trusted_ = stamp.mtime_ns + std::chrono::nanoseconds(kTimestampSettle).count() <
+                         std::chrono::duration_cast<std::chrono::nanoseconds>(now).count();
+  return Status::ok();
 }
 
 Status Connection::refresh_catalog() {
@@ -640,6 +710,7 @@ Status Connection::refresh_catalog() {
 
 Status Connection::authorize(const std::vector<Token>& t, StatementKind kind) {
   (void)kind;
+  SLUICE_RETURN_IF_ERROR(refresh_user());
   if (user_.admin) return Status::ok();
   std::string feature = detail::forbidden_feature(t);
   if (!feature.empty()) {
@@ -675,13 +746,14 @@ Status Connection::authorize(const std::vector<Token>& t, StatementKind kind) {
   return Status::ok();
 }
 
-Result<std::string> Connection::qualify(const std::string& sql, const std::vector<Token>& t) {
+Result<std::string> Connection::qualify(const std::string& sql) {
   // Unqualified lake tables (found through search_path) become zone.table.
   bool any_lake_path = false;
   SLUICE_ASSIGN_OR_RETURN(auto nss, lake_namespaces());
   for (const auto& ns : search_path_)
     any_lake_path = any_lake_path || nss.count(ns) > 0;
   if (!any_lake_path) return sql;
+  auto t = detail::tokenize(sql);
   auto refs = detail::table_refs(t, nss, [&](const std::string& name) -> std::string {
     for (const auto& ns : search_path_) {
       if (nss.count(ns) && catalog_->table_exists({ns, name})) return ns;
@@ -714,6 +786,17 @@ Result<std::string> Connection::qualify(const std::string& sql, const std::vecto
   return out;
 }
 
+Result<std::string> Connection::bind_lake(const std::string& sql) {
+  // The engine re-reads the metadata of every lake table a statement names; a statement that
+  // names none (SELECT 1, SELECT now(), pg_catalog queries) skips it.
+  SLUICE_ASSIGN_OR_RETURN(auto nss, lake_namespaces());
+  bool names_lake = false;
+  for (const auto& ref : engine::qualified_references(sql))
+    names_lake = names_lake || nss.count(ref.ns) > 0;
+  if (!names_lake) return sql;
+  return lake_->prepare_query(sql);
+}
+
 Result<std::shared_ptr<Statement>> Connection::prepare_statement(
     const std::string& sql, const std::vector<int32_t>& param_oids) {
   auto s = std::make_shared<Statement>();
@@ -739,8 +822,8 @@ Status Connection::prepare_query(Statement& s) {
                  (!s.tokens.empty() && (s.tokens[0].is("describe") || s.tokens[0].is("show")));
   if (catalog) SLUICE_RETURN_IF_ERROR(refresh_catalog());
   std::string sql = detail::rewrite_pg_syntax(s.sql);
-  SLUICE_ASSIGN_OR_RETURN(sql, qualify(sql, detail::tokenize(sql)));
-  SLUICE_ASSIGN_OR_RETURN(sql, lake_->prepare_query(sql));
+  SLUICE_ASSIGN_OR_RETURN(sql, qualify(sql));
+  SLUICE_ASSIGN_OR_RETURN(sql, bind_lake(sql));
   auto prepared = lake_->session().prepare(sql);
   if (!prepared.is_ok()) {
     if (catalog && detail::mentions_empty_catalog(s.tokens)) {
@@ -824,14 +907,21 @@ Status Connection::start_stream(Portal& p) {
     streaming_->stream.exhausted = true;
     streaming_ = nullptr;
   }
-  // Re-bind lake tables (they may have changed since Parse) and re-prepare if the SQL changed.
-  std::string sql = detail::rewrite_pg_syntax(s.sql);
-  SLUICE_ASSIGN_OR_RETURN(sql, qualify(sql, detail::tokenize(sql)));
-  SLUICE_ASSIGN_OR_RETURN(sql, lake_->prepare_query(sql));
-  if (sql != s.prepared_sql) {
-    SLUICE_ASSIGN_OR_RETURN(auto prepared, lake_->session().prepare(sql));
-    s.prepared.emplace(std::move(prepared));
-    s.prepared_sql = sql;
+  // Re-bind lake tables (they may have changed since Parse) and re-prepare if the SQL changed;
+  // a simple Query's statement was bound a moment ago.
+  if (s.fresh) {
+    s.fresh = false;
+  } else {
+    // Grants may have changed since Parse too.
+    SLUICE_RETURN_IF_ERROR(authorize(s.tokens, s.kind));
+    std::string sql = detail::rewrite_pg_syntax(s.sql);
+    SLUICE_ASSIGN_OR_RETURN(sql, qualify(sql));
+    SLUICE_ASSIGN_OR_RETURN(sql, bind_lake(sql));
+    if (sql != s.prepared_sql) {
+      SLUICE_ASSIGN_OR_RETURN(auto prepared, lake_->session().prepare(sql));
+      s.prepared.emplace(std::move(prepared));
+      s.prepared_sql = sql;
+    }
   }
   SLUICE_RETURN_IF_ERROR(bind_params(s, p.params));
   SLUICE_ASSIGN_OR_RETURN(auto result, s.prepared->execute());
@@ -1033,7 +1123,7 @@ Status Connection::run_other(Portal& p, bool describe_rows) {
     sql = detail::substitute_params(sql, s.tokens, p.params, casts);
   }
   sql = detail::rewrite_pg_syntax(sql);
-  SLUICE_ASSIGN_OR_RETURN(sql, qualify(sql, detail::tokenize(sql)));
+  SLUICE_ASSIGN_OR_RETURN(sql, qualify(sql));
   begin_query();
   auto r = lake_->run(sql);
   end_query();
@@ -1434,6 +1524,7 @@ Status Connection::simple_query(const std::string& text) {
     Status st = stmt.status();
     if (st.is_ok()) {
       p.stmt = *stmt;
+      p.stmt->fresh = p.stmt->prepared.has_value();
       bool suspended = false;
       st = execute(p, 0, true, suspended);
     }

@@ -144,6 +144,16 @@ TEST_F(GatewayTest, ReadOnlyUserCannotWrite) {
       << log;
 }
 
+// An open session sees tables and namespaces other processes create, commit to and drop, and
+// grants other processes revoke, from its next statement.
+TEST_F(GatewayTest, SessionSeesOtherProcessesChangesOnNextQuery) {
+  std::string extra = std::string("'") + SLUICE_BINARY + "' '" + (*dir_ / "data").string() + "'";
+  CommandResult r = python("invalidation", "admin", "adminpw", extra);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  r = python("revoke", "admin", "adminpw", extra);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+}
+
 TEST_F(GatewayTest, WritesCommitToTheLake) {
   CommandResult r = python("write");
   EXPECT_EQ(r.code, 0) << r.out << r.err;
@@ -387,6 +397,66 @@ TEST_F(GatewayTest, ExtendedProtocolWithBinaryFormats) {
   c.read_until('Z', &seen);
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(error_code_of(seen[0].second), "42703");
+}
+
+// Bind + Execute of a statement parsed earlier sees what other processes committed since, and
+// the grants as they are now: the gateway's caches (namespaces, users.json) must not hide either.
+TEST_F(GatewayTest, ExtendedProtocolSeesOtherProcessesCommitsAndRevokes) {
+  std::string s = sluice_cmd();
+  CommandResult r = run_command(
+      "set -e\n" + s +
+          " sql -e 'CREATE TABLE raw.ext_t (x INT)' -e 'INSERT INTO raw.ext_t VALUES (1)'\n" +
+          "SLUICE_USER_PASSWORD=extpw " + s + " user add ext_user\n" + s +
+          " user grant ext_user read raw.ext_t\n",
+      *dir_);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  RawClient c(gateway_->port());
+  ASSERT_EQ(c.login("ext_user", "extpw").first, 'R');
+  ASSERT_EQ(c.read_until('Z').first, 'Z');
+  Writer p;
+  p.cstr("e1");
+  p.cstr("SELECT sum(x)::VARCHAR FROM raw.ext_t");
+  p.i16(0);
+  c.send('P', p.buffer());
+  // Bind, Execute, Sync; the first DataRow's first field, or "error <SQLSTATE>".
+  auto run = [&]() -> std::string {
+    Writer b;
+    b.cstr("");
+    b.cstr("e1");
+    b.i16(0);
+    b.i16(0);
+    b.i16(0);
+    c.send('B', b.buffer());
+    Writer e;
+    e.cstr("");
+    e.i32(0);
+    c.send('E', e.buffer());
+    c.send('S', "");
+    std::vector<std::pair<char, std::string>> seen;
+    c.read_until('Z', &seen);
+    for (const auto& [type, body] : seen) {
+      if (type == 'E') return "error " + error_code_of(body);
+      if (type != 'D') continue;
+      Reader d(body);
+      if (*d.i16() < 1) return "no columns";
+      int32_t len = *d.i32();
+      return len < 0 ? "null" : body.substr(6, static_cast<size_t>(len));
+    }
+    return "no rows";
+  };
+  EXPECT_EQ(run(), "1");
+  // Long enough for the session's cached file times to be trusted.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  EXPECT_EQ(run(), "1");
+  r = run_command(s + " sql -e 'INSERT INTO raw.ext_t VALUES (10), (100)'", *dir_);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(run(), "111");
+  r = run_command(s + " user revoke ext_user read raw.ext_t", *dir_);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(run(), "error 42501");
+  r = run_command(s + " user grant ext_user read raw", *dir_);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(run(), "111");
 }
 
 TEST_F(GatewayTest, MalformedAndRandomMessagesDoNotHurtTheServer) {

@@ -194,5 +194,67 @@ elif check == "sqlalchemy":
         assert n == 3
     print("ok sqlalchemy", [str(c["type"]) for c in cols])
 
+elif check in ("invalidation", "revoke"):
+    # Another process (`sluice sql`, `sluice user`) changes the lake or the grants between two
+    # statements of one open session; the next statement must see the change.
+    import os
+    import subprocess
+    sluice, data = sys.argv[5], sys.argv[6]
+
+    def other(*args, **env):
+        r = subprocess.run([sluice, "--data-dir", data, "--log-level", "warn", *args],
+                           capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, **env))
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+
+    def one(cur, sql):
+        cur.execute(sql)
+        return cur.fetchone()[0]
+
+    if check == "invalidation":
+        conn = connect()
+        conn.autocommit = True
+        cur = conn.cursor()
+        expect_sqlstate(lambda: cur.execute("SELECT * FROM raw.inv_t"), "42P01")
+        # Long enough for the session's cached file times to be trusted.
+        time.sleep(1.2)
+        assert one(cur, "SELECT 1") == 1
+        other("sql", "-e", "CREATE TABLE raw.inv_t (x INT)", "-e",
+              "INSERT INTO raw.inv_t VALUES (1), (2)")
+        assert one(cur, "SELECT sum(x) FROM raw.inv_t") == 3
+        other("sql", "-e", "INSERT INTO raw.inv_t VALUES (10)")
+        assert one(cur, "SELECT sum(x) FROM raw.inv_t") == 13
+        # A namespace created elsewhere.
+        other("sql", "-e", "CREATE SCHEMA inv_ns", "-e", "CREATE TABLE inv_ns.t AS SELECT 42 AS v")
+        assert one(cur, "SELECT v FROM inv_ns.t") == 42
+        # An unqualified name found through search_path.
+        cur.execute("SET search_path = inv_ns")
+        other("sql", "-e", "CREATE TABLE inv_ns.u AS SELECT 7 AS w")
+        assert one(cur, "SELECT w FROM u") == 7
+        cur.execute("SET search_path = main")
+        # A table dropped elsewhere is gone.
+        other("sql", "-e", "DROP TABLE raw.inv_t")
+        expect_sqlstate(lambda: cur.execute("SELECT * FROM raw.inv_t"), "42P01")
+        conn.close()
+    else:
+        other("user", "add", "inv_user", SLUICE_USER_PASSWORD="invpw")
+        other("user", "grant", "inv_user", "read", "raw.t")
+        conn = connect(u="inv_user", pw="invpw")
+        conn.autocommit = True
+        cur = conn.cursor()
+        assert one(cur, "SELECT count(*) FROM raw.t") == 3
+        expect_sqlstate(lambda: cur.execute("SELECT count(*) FROM raw.metrics"), "42501")
+        time.sleep(1.2)
+        assert one(cur, "SELECT count(*) FROM raw.t") == 3
+        other("user", "grant", "inv_user", "read", "raw.metrics")
+        assert one(cur, "SELECT count(*) FROM raw.metrics") == 4
+        other("user", "revoke", "inv_user", "read", "raw.t")
+        expect_sqlstate(lambda: cur.execute("SELECT count(*) FROM raw.t"), "42501")
+        assert one(cur, "SELECT count(*) FROM raw.metrics") == 4
+        other("user", "remove", "inv_user")
+        expect_sqlstate(lambda: cur.execute("SELECT count(*) FROM raw.metrics"), "42501")
+        conn.close()
+    print("ok", check)
+
 else:
     raise SystemExit(f"unknown check {check}")
