@@ -515,10 +515,10 @@ Result<std::vector<lake::DataFile>> LakeSession::Impl::write_files(const lake::T
 
   std::string write_id = random_hex(16);
   auto dir = table.data_dir() / ("w-" + write_id);
-  std::string opts =
-      fmt::format("FORMAT parquet, COMPRESSION {}, FIELD_IDS {}, FILENAME_PATTERN {}",
-                  write.compression.empty() ? std::string_view(options.compression) : write.compression,
-                  field_ids_option(schema.fields), quote_literal(write_id + "-{i}"));
+  std::string opts = fmt::format(
+      "FORMAT parquet, COMPRESSION {}, FIELD_IDS {}, FILENAME_PATTERN {}",
+      write.compression.empty() ? std::string_view(options.compression) : write.compression,
+      field_ids_option(schema.fields), quote_literal(write_id + "-{i}"));
   if (write.max_rows_per_file > 0) {
     opts += fmt::format(", ROW_GROUP_SIZE {}, ROW_GROUPS_PER_FILE 1", write.max_rows_per_file);
   }
