@@ -100,6 +100,7 @@ prun sql -e "SELECT (SELECT count(*) FROM refined.shop_orders) AS orders_in_lake
 prun cdc backfill shop --table users
 prun cdc backfill inventory --table inventory --chunk-rows 200
 prun cdc reconcile shop --table orders,users || true
+prun cdc reconcile inventory --table inventory || true
 echo
 echo "demo: the platform is up. Console: $(grep -o 'http://[^ ]*/' "$abs_data/up.log" | tail -1)"
 echo "      user admin, password: $(cat "$abs_data/admin-password")"
