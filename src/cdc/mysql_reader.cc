@@ -200,6 +200,25 @@ class Conn {
   const sources::SourceConfig* src_ = nullptr;
 };
 
+// The binlog position a `START TRANSACTION WITH CONSISTENT SNAPSHOT` on `c` matches (MariaDB's
+// binlog_snapshot_file / _position status).
+Result<std::pair<std::string, uint64_t>> snapshot_position(Conn& c, const std::string& source) {
+  SLUICE_ASSIGN_OR_RETURN(auto st, c.query("SHOW STATUS LIKE 'binlog_snapshot_%'"));
+  std::string file;
+  uint64_t pos = 0;
+  for (const auto& r : st) {
+    if (r[0] == "Binlog_snapshot_file") file = r[1].value_or("");
+    if (r[0] == "Binlog_snapshot_position") pos = std::strtoull(r[1]->c_str(), nullptr, 10);
+  }
+  if (file.empty()) {
+    return unimplemented(fmt::format(
+        "source {}: the server reports no binlog_snapshot_file (a MariaDB feature); CDC "
+        "bootstrap needs MariaDB with log_bin on",
+        source));
+  }
+  return std::make_pair(file, pos);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Schema history (persisted).
 
@@ -672,17 +691,9 @@ Status MysqlReader::start_snapshot() {
   SLUICE_RETURN_IF_ERROR(snap_.connect(src_, password_, true, 600));
   SLUICE_RETURN_IF_ERROR(snap_.exec("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
   SLUICE_RETURN_IF_ERROR(snap_.exec("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"));
-  SLUICE_ASSIGN_OR_RETURN(auto st, snap_.query("SHOW STATUS LIKE 'binlog_snapshot_%'"));
-  for (const auto& r : st) {
-    if (r[0] == "Binlog_snapshot_file") snap_file_ = r[1].value_or("");
-    if (r[0] == "Binlog_snapshot_position") snap_pos_ = std::strtoull(r[1]->c_str(), nullptr, 10);
-  }
-  if (snap_file_.empty()) {
-    return unimplemented(fmt::format(
-        "source {}: the server reports no binlog_snapshot_file (a MariaDB feature); CDC "
-        "bootstrap needs MariaDB with log_bin on",
-        src_.name));
-  }
+  SLUICE_ASSIGN_OR_RETURN(auto at, snapshot_position(snap_, src_.name));
+  snap_file_ = at.first;
+  snap_pos_ = at.second;
   SLUICE_ASSIGN_OR_RETURN(auto schemas, read_schemas(names));
   uint64_t major = make_major(mysql::binlog_file_number(snap_file_), snap_pos_);
   for (const auto& name : names) {
@@ -817,14 +828,9 @@ Result<BackfillChunk> MysqlReader::read_chunk(const ChunkRequest& req) {
   // The snapshot and the binlog position it matches exactly (as the bootstrap takes them).
   SLUICE_RETURN_IF_ERROR(chunk_.exec("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"));
   auto read = [&]() -> Result<std::pair<std::string, uint64_t>> {
-    SLUICE_ASSIGN_OR_RETURN(auto st, chunk_.query("SHOW STATUS LIKE 'binlog_snapshot_%'"));
-    std::string file;
-    uint64_t pos = 0;
-    for (const auto& r : st) {
-      if (r[0] == "Binlog_snapshot_file") file = r[1].value_or("");
-      if (r[0] == "Binlog_snapshot_position") pos = std::strtoull(r[1]->c_str(), nullptr, 10);
-    }
-    if (file.empty()) return unimplemented("the server reports no binlog_snapshot_file");
+    SLUICE_ASSIGN_OR_RETURN(auto at, snapshot_position(chunk_, src_.name));
+    const std::string file = at.first;
+    const uint64_t pos = at.second;
     SLUICE_RETURN_IF_ERROR(chunk_.start_stream(sql));
     for (;;) {
       unsigned long* len = nullptr;

@@ -172,17 +172,6 @@ std::string evolution(const std::string& have, const std::string& want) {
   return fmt::format("type {} cannot hold {} values", have, want);
 }
 
-std::string hex(std::string_view s) {
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  out.reserve(s.size() * 2);
-  for (unsigned char c : s) {
-    out.push_back(d[c >> 4]);
-    out.push_back(d[c & 15]);
-  }
-  return out;
-}
-
 std::string key_text(const TableSchema& s, const Row& r) {
   std::string k;
   for (size_t i = 0; i < s.columns.size(); ++i) {
@@ -307,6 +296,17 @@ class Producer {
 };
 
 }  // namespace
+
+std::string hex(std::string_view s) {
+  static const char* d = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size() * 2);
+  for (unsigned char c : s) {
+    out.push_back(d[c >> 4]);
+    out.push_back(d[c & 15]);
+  }
+  return out;
+}
 
 std::string duck_of_iceberg(const std::string& p) {
   static const std::map<std::string, std::string> m = {

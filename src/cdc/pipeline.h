@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "cdc/cdc.h"
 #include "cdc/change.h"
@@ -33,6 +34,8 @@ std::string raw_table_name(const std::string& source, const std::string& table);
 std::string refined_table_name(const std::string& source, const std::string& table);
 // DuckDB's spelling of an Iceberg primitive type, as the pipeline creates lake columns.
 std::string duck_of_iceberg(const std::string& iceberg_type);
+// Lower-case hexadecimal of bytes (how binary values travel through CSV staging).
+std::string hex(std::string_view bytes);
 
 // The stored checkpoint.
 struct Checkpoint {

@@ -39,17 +39,6 @@ std::string my_ident(const std::string& s) {
   return out + "`";
 }
 
-std::string hex(std::string_view s) {
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  out.reserve(s.size() * 2);
-  for (unsigned char c : s) {
-    out.push_back(d[c >> 4]);
-    out.push_back(d[c & 15]);
-  }
-  return out;
-}
-
 // The MariaDB/MySQL side of a reconcile: one connection, one consistent snapshot for every
 // table read through it.
 class MysqlSide {
