@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bus/bus_test_util.h"
+#include "cdc/cdc_test_support.h"
 #include "sources/db_client.h"
 #include "support/sluice_process.h"
 #include "support/source_servers.h"
@@ -116,27 +117,11 @@ class CdcAvroIT : public ::testing::Test {
   sluice::testing::CommandResult run(const std::string& cmd, int timeout_s = 60) {
     return sluice::testing::run_command("cd '" + dir_.string() + "' && " + cmd, dir_, timeout_s);
   }
-  // First column of a one-row lake query ("" on error).
-  std::string lake_value(const std::string& sql) {
-    auto r = run(std::string(SLUICE_BINARY) +
-                 " sql --log-level error --format csv --data-dir data -e \"" + sql + "\"");
-    if (r.code != 0) return "";
-    auto nl = r.out.find('\n');
-    if (nl == std::string::npos) return "";
-    std::string v = r.out.substr(nl + 1);
-    while (!v.empty() && (v.back() == '\n' || v.back() == '\r'))
-      v.pop_back();
-    return v;
-  }
+  std::string lake_value(const std::string& sql) { return lake().value(sql); }
   std::string wait_lake(const std::string& sql, const std::string& want, SluiceProcess* s) {
-    std::string v;
-    for (int i = 0; i < 240; ++i) {
-      v = lake_value(sql);
-      if (v == want || !s->running()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    }
-    return v;
+    return lake().wait_value(sql, want, s);
   }
+  sluice::testing::CdcLake lake() const { return {dir_, "data"}; }
   // Waits until the process's stderr holds `text`.
   static bool wait_log(SluiceProcess& p, const std::string& text, int seconds = 60) {
     for (int i = 0; i < seconds * 4; ++i) {

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "cdc/cdc_test_support.h"
 #include "support/source_servers.h"
 
 namespace fs = std::filesystem;
@@ -29,13 +30,6 @@ Outcome shell(const std::string& cmd) {
 }
 sluice::testing::SourceServers* g_env = nullptr;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Whitespace collapsed to single spaces.
 std::string flat(const std::string& s) {
   std::istringstream in(s);
@@ -45,60 +39,7 @@ std::string flat(const std::string& s) {
   return out;
 }
 
-// A `sluice cdc start <source>` child process.
-class Stream {
- public:
-  Stream(fs::path dir, std::string source, std::string data_dir)
-      : dir_(std::move(dir)), source_(std::move(source)), data_(std::move(data_dir)) {}
-  ~Stream() { kill(SIGKILL); }
-  void start() {
-    ++n_;
-    log_ = dir_ / (source_ + "-" + std::to_string(n_) + ".err");
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      if (::chdir(dir_.c_str()) != 0) ::_exit(126);
-      int e = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(e, 2);
-      ::dup2(e, 1);
-      ::execl(SLUICE_BINARY, SLUICE_BINARY, "cdc", "start", source_.c_str(), "--config",
-              "sluice.toml", "--data-dir", data_.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-  }
-  // Returns the exit status (or -1 after SIGKILL).
-  int kill(int sig) {
-    if (pid_ <= 0) return 0;
-    ::kill(pid_, sig);
-    int status = 0;
-    for (int i = 0; i < 1200; ++i) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-    return -1;
-  }
-  bool running() {
-    if (pid_ <= 0) return false;
-    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-      pid_ = -1;
-      return false;
-    }
-    return true;
-  }
-  std::string log() const { return slurp(log_); }
-
- private:
-  fs::path dir_;
-  std::string source_, data_;
-  fs::path log_;
-  pid_t pid_ = -1;
-  int n_ = 0;
-};
+using Stream = sluice::testing::CdcStream;
 
 class CdcMysqlReconcileIT : public ::testing::Test {
  protected:
@@ -143,44 +84,15 @@ class CdcMysqlReconcileIT : public ::testing::Test {
     auto o = my_sql(statements);
     ASSERT_EQ(o.code, 0) << statements << "\n" << o.out;
   }
-  Outcome sluice(const std::string& args) {
-    return shell("cd " + g_env->dir.string() + " && " + SLUICE_BINARY + " " + args +
-                 " --data-dir " + data_);
-  }
-  // First column of a one-row query over the lake ("" on error).
-  std::string lake_value(const std::string& sql) {
-    auto r = shell("cd " + g_env->dir.string() + " && " + SLUICE_BINARY +
-                   " sql --log-level error --format csv --data-dir " + data_ + " -e \"" + sql +
-                   "\" 2>/dev/null");
-    if (r.code != 0) return "";
-    auto nl = r.out.find('\n');
-    if (nl == std::string::npos) return "";
-    std::string v = r.out.substr(nl + 1);
-    while (!v.empty() && (v.back() == '\n' || v.back() == '\r'))
-      v.pop_back();
-    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-    return v;
-  }
+  Outcome sluice(const std::string& args) { return lake().sluice(args); }
+  std::string lake_value(const std::string& sql) { return lake().value(sql); }
   bool wait_state(const std::string& source, const std::string& state, Stream* s) {
-    for (int i = 0; i < 240; ++i) {
-      auto r = sluice("cdc status " + source + " --json 2>/dev/null");
-      if (r.out.find("\"state\": \"" + state + "\"") != std::string::npos) return true;
-      if (s && !s->running()) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    }
-    return false;
+    return lake().wait_state(source, state, s);
   }
-  // Polls until the lake query returns `want` (60 s at most); returns the last value.
   std::string wait_lake(const std::string& sql, const std::string& want, Stream* s = nullptr) {
-    std::string v;
-    for (int i = 0; i < 240; ++i) {
-      v = lake_value(sql);
-      if (v == want) return v;
-      if (s && !s->running()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    }
-    return v;
+    return lake().wait_value(sql, want, s);
   }
+  sluice::testing::CdcLake lake() const { return {g_env->dir, data_}; }
 
   std::string name_, data_;
 };

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "bus/bus_test_util.h"
+#include "cdc/cdc_test_support.h"
 #include "sources/db_client.h"
 #include "support/source_servers.h"
 
@@ -41,64 +42,7 @@ Outcome shell(const std::string& cmd) {
 }
 sluice::testing::SourceServers* g_env = nullptr;
 
-// A `sluice cdc start <source>` child process.
-class Stream {
- public:
-  Stream(fs::path dir, std::string source, std::string data_dir, std::string config = "sluice.toml")
-      : dir_(std::move(dir)),
-        source_(std::move(source)),
-        data_(std::move(data_dir)),
-        config_(std::move(config)) {}
-  ~Stream() { kill(SIGKILL); }
-  void start() {
-    ++n_;
-    auto err = dir_ / (source_ + "-" + std::to_string(n_) + ".err");
-    log_ = err;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      if (::chdir(dir_.c_str()) != 0) ::_exit(126);
-      int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(e, 2);
-      ::dup2(e, 1);
-      ::execl(SLUICE_BINARY, SLUICE_BINARY, "cdc", "start", source_.c_str(), "--config",
-              config_.c_str(), "--data-dir", data_.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-  }
-  // Returns the exit status (or -1 after SIGKILL).
-  int kill(int sig) {
-    if (pid_ <= 0) return 0;
-    ::kill(pid_, sig);
-    int status = 0;
-    for (int i = 0; i < 1200; ++i) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-    return -1;
-  }
-  bool running() {
-    if (pid_ <= 0) return false;
-    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-      pid_ = -1;
-      return false;
-    }
-    return true;
-  }
-  std::string log() const { return sluice::bus::testing::slurp(log_); }
-
- private:
-  fs::path dir_;
-  std::string source_, data_, config_;
-  fs::path log_;
-  pid_t pid_ = -1;
-  int n_ = 0;
-};
+using Stream = sluice::testing::CdcStream;
 
 class CdcPgIT : public ::testing::Test {
  protected:
@@ -153,45 +97,15 @@ class CdcPgIT : public ::testing::Test {
     if (!r.is_ok() || r->empty()) return "";
     return r->at(0).at(0).value_or("NULL");
   }
-  Outcome sluice(const std::string& args) {
-    return shell("cd " + g_env->dir.string() + " && " + SLUICE_BINARY + " " + args +
-                 " --data-dir " + data_);
-  }
-  // First column of a one-row query over the lake ("" on error).
-  std::string lake_value(const std::string& sql) {
-    auto r = shell("cd " + g_env->dir.string() + " && " + SLUICE_BINARY +
-                   " sql --log-level error --format csv --data-dir " + data_ + " -e \"" + sql +
-                   "\" 2>/dev/null");
-    if (r.code != 0) return "";
-    auto nl = r.out.find('\n');
-    if (nl == std::string::npos) return "";
-    std::string v = r.out.substr(nl + 1);
-    while (!v.empty() && (v.back() == '\n' || v.back() == '\r'))
-      v.pop_back();
-    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-    return v;
-  }
-  // Polls `sluice cdc status` until the stream of `source` reports `state`.
+  Outcome sluice(const std::string& args) { return lake().sluice(args); }
+  std::string lake_value(const std::string& sql) { return lake().value(sql); }
   bool wait_state(const std::string& source, const std::string& state, Stream* s) {
-    for (int i = 0; i < 240; ++i) {
-      auto r = sluice("cdc status " + source + " --json 2>/dev/null");
-      if (r.out.find("\"state\": \"" + state + "\"") != std::string::npos) return true;
-      if (s && !s->running()) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    }
-    return false;
+    return lake().wait_state(source, state, s);
   }
-  // Polls until the lake query returns `want` (60 s at most); returns the last value.
   std::string wait_lake(const std::string& sql, const std::string& want, Stream* s = nullptr) {
-    std::string v;
-    for (int i = 0; i < 240; ++i) {
-      v = lake_value(sql);
-      if (v == want) return v;
-      if (s && !s->running()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    }
-    return v;
+    return lake().wait_value(sql, want, s);
   }
+  sluice::testing::CdcLake lake() const { return {g_env->dir, data_}; }
 
   std::string name_, data_;
 };

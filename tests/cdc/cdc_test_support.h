@@ -1,0 +1,143 @@
+// What the CDC integration tests share: a `sluice cdc start <source>` child process, and the
+// lake of one test (its data folder) queried and polled through the `sluice` CLI, the way a user
+// watches a stream land.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "support/sluice_process.h"
+#include "support/source_servers.h"
+
+namespace sluice::testing {
+
+// `sluice cdc start <source> --config <config> --data-dir <data>` run in `dir`, stdout and stderr
+// in one log file per start.
+class CdcStream {
+ public:
+  CdcStream(std::filesystem::path dir, std::string source, std::string data_dir,
+            std::string config = "sluice.toml")
+      : dir_(std::move(dir)),
+        source_(std::move(source)),
+        data_(std::move(data_dir)),
+        config_(std::move(config)) {}
+  CdcStream(const CdcStream&) = delete;
+  CdcStream& operator=(const CdcStream&) = delete;
+  ~CdcStream() { kill(SIGKILL); }
+
+  void start() {
+    ++starts_;
+    log_ = dir_ / (source_ + "-" + std::to_string(starts_) + ".err");
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      if (::chdir(dir_.c_str()) != 0) ::_exit(126);
+      int e = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(e, 2);
+      ::dup2(e, 1);
+      ::execl(SLUICE_BINARY, SLUICE_BINARY, "cdc", "start", source_.c_str(), "--config",
+              config_.c_str(), "--data-dir", data_.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  // Sends `sig` and waits up to 60 s (a stream finishes its last lake commit), then SIGKILL.
+  // Returns the exit code, -1 when killed by a signal, 0 when not running.
+  int kill(int sig) {
+    if (pid_ <= 0) return 0;
+    ::kill(pid_, sig);
+    int status = 0;
+    for (int i = 0; i < 1200; ++i) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+    return -1;
+  }
+  bool running() {
+    if (pid_ <= 0) return false;
+    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
+  std::string log() const { return slurp(log_); }
+
+ private:
+  std::filesystem::path dir_;
+  std::string source_, data_, config_;
+  std::filesystem::path log_;
+  pid_t pid_ = -1;
+  int starts_ = 0;
+};
+
+// One test's lake: `sluice <args> --data-dir <data>` run in `dir` (where sluice.toml and
+// sources/ are).
+class CdcLake {
+ public:
+  CdcLake() = default;
+  CdcLake(std::filesystem::path dir, std::string data_dir)
+      : dir_(std::move(dir)), data_(std::move(data_dir)) {}
+
+  ShellOutcome sluice(const std::string& args) const {
+    return run_shell("cd '" + dir_.string() + "' && " + SLUICE_BINARY + " " + args +
+                     " --data-dir " + data_);
+  }
+  // A lake query's CSV output without its header line (one value: unquoted); "" on error.
+  std::string value(const std::string& sql) const {
+    auto r = run_shell("cd '" + dir_.string() + "' && " + SLUICE_BINARY +
+                       " sql --log-level error --format csv --data-dir " + data_ + " -e \"" + sql +
+                       "\" 2>/dev/null");
+    if (r.code != 0) return "";
+    auto nl = r.out.find('\n');
+    if (nl == std::string::npos) return "";
+    std::string v = r.out.substr(nl + 1);
+    while (!v.empty() && (v.back() == '\n' || v.back() == '\r'))
+      v.pop_back();
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    return v;
+  }
+  // Polls `sluice cdc status` (60 s at most) until the stream of `source` reports `state`; gives
+  // up early when `stream` (a CdcStream or SluiceProcess) has exited.
+  template <class Process>
+  bool wait_state(const std::string& source, const std::string& state, Process* stream) const {
+    for (int i = 0; i < 240; ++i) {
+      auto r = sluice("cdc status " + source + " --json 2>/dev/null");
+      if (r.out.find("\"state\": \"" + state + "\"") != std::string::npos) return true;
+      if (stream && !stream->running()) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    return false;
+  }
+  // Polls (60 s at most) until the lake query returns `want`; returns the last value.
+  template <class Process = CdcStream>
+  std::string wait_value(const std::string& sql, const std::string& want,
+                         Process* stream = nullptr) const {
+    std::string v;
+    for (int i = 0; i < 240; ++i) {
+      v = value(sql);
+      if (v == want) return v;
+      if (stream && !stream->running()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    return v;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::string data_;
+};
+
+}  // namespace sluice::testing
