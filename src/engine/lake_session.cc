@@ -513,17 +513,26 @@ Result<std::vector<lake::DataFile>> LakeSession::Impl::write_files(const lake::T
   }
   select += fmt::format(" FROM ({}) AS __q", select_sql);
 
+  // The codec: the caller's override, else the table's property, else the session's setting.
+  SLUICE_ASSIGN_OR_RETURN(auto props,
+                          lake::write_properties(md.properties, table.ident().to_string()));
+  std::string_view codec = !write.compression.empty()   ? write.compression
+                           : !props.compression.empty() ? std::string_view(props.compression)
+                                                        : std::string_view(options.compression);
+  const int64_t file_size = props.target_file_size_bytes > 0 ? props.target_file_size_bytes
+                                                             : options.target_file_size_bytes;
   std::string write_id = random_hex(16);
   auto dir = table.data_dir() / ("w-" + write_id);
-  std::string opts = fmt::format(
-      "FORMAT parquet, COMPRESSION {}, FIELD_IDS {}, FILENAME_PATTERN {}",
-      write.compression.empty() ? std::string_view(options.compression) : write.compression,
-      field_ids_option(schema.fields), quote_literal(write_id + "-{i}"));
+  std::string opts =
+      fmt::format("FORMAT parquet, COMPRESSION {}, FIELD_IDS {}, FILENAME_PATTERN {}", codec,
+                  field_ids_option(schema.fields), quote_literal(write_id + "-{i}"));
   if (write.max_rows_per_file > 0) {
     opts += fmt::format(", ROW_GROUP_SIZE {}, ROW_GROUPS_PER_FILE 1", write.max_rows_per_file);
   }
   if (part_cols.empty()) {
-    opts += fmt::format(", FILE_SIZE_BYTES {}", options.target_file_size_bytes);
+    // DuckDB cannot rotate files within PARTITION_BY: a partitioned write makes one file per
+    // partition (per thread), and compaction merges small ones.
+    opts += fmt::format(", FILE_SIZE_BYTES {}", file_size);
   } else {
     opts += ", PARTITION_BY (";
     for (size_t k = 0; k < part_cols.size(); ++k)

@@ -276,6 +276,17 @@ struct SchemaChange {
 // A table handle: a snapshot of its metadata at load time plus the operations on it. Each
 // operation commits optimistically against the metadata it started from and retries on a
 // concurrent change when the change does not conflict (Iceberg spec: Optimistic Concurrency).
+// The data-file settings a table's Iceberg properties choose, for writers:
+// `write.parquet.compression-codec` (zstd, snappy, gzip, lz4, brotli, uncompressed) and
+// `write.target-file-size-bytes` (a positive byte count). Empty / 0: the engine's default.
+struct WriteProperties {
+  std::string compression;
+  int64_t target_file_size_bytes = 0;
+};
+// A clear error naming `table`, the property and the allowed values for a bad value.
+Result<WriteProperties> write_properties(const std::map<std::string, std::string>& properties,
+                                         const std::string& table);
+
 class Table {
  public:
   const TableIdent& ident() const { return ident_; }
@@ -307,6 +318,7 @@ class Table {
   // New default spec from fields (source column name + transform), keeping old specs for old
   // files (Iceberg spec: Partition Evolution).
   Status update_spec(const std::vector<std::pair<std::string, std::string>>& fields);
+  // Known write properties are checked (see write_properties); others are stored as given.
   Status set_properties(const std::map<std::string, std::string>& set,
                         const std::vector<std::string>& remove = {});
   Status rollback_to(int64_t snapshot_id);

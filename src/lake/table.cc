@@ -1,6 +1,8 @@
 // Table operations and the optimistic commit loop (Iceberg spec: Optimistic Concurrency,
 // Snapshots, Sequence Number Inheritance, Schema Evolution, Partition Evolution).
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cinttypes>
 #include <random>
@@ -1028,11 +1030,42 @@ Status Table::update_spec(const std::vector<std::pair<std::string, std::string>>
       });
 }
 
+Result<WriteProperties> write_properties(const std::map<std::string, std::string>& properties,
+                                         const std::string& table) {
+  WriteProperties w;
+  if (auto it = properties.find("write.parquet.compression-codec"); it != properties.end()) {
+    std::string codec = it->second;
+    std::transform(codec.begin(), codec.end(), codec.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    static const std::set<std::string> kCodecs = {"zstd", "snappy", "gzip",
+                                                  "lz4",  "brotli", "uncompressed"};
+    if (!kCodecs.contains(codec)) {
+      return invalid_argument(fmt::format(
+          "table {}: property write.parquet.compression-codec = '{}' is not a Parquet codec "
+          "Sluice writes (zstd, snappy, gzip, lz4, brotli or uncompressed)",
+          table, it->second));
+    }
+    w.compression = codec;
+  }
+  if (auto it = properties.find("write.target-file-size-bytes"); it != properties.end()) {
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), n);
+    if (ec != std::errc() || end != it->second.data() + it->second.size() || n <= 0) {
+      return invalid_argument(fmt::format(
+          "table {}: property write.target-file-size-bytes = '{}' is not a positive byte count",
+          table, it->second));
+    }
+    w.target_file_size_bytes = n;
+  }
+  return w;
+}
+
 Status Table::set_properties(const std::map<std::string, std::string>& set,
                              const std::vector<std::string>& remove) {
   for (const auto& [k, v] : set) {
     if (k.empty()) return invalid_argument("table " + ident_.to_string() + ": empty property key");
   }
+  SLUICE_RETURN_IF_ERROR(write_properties(set, ident_.to_string()).status());
   return commit("set properties",
                 [&](const TableMetadata& base,
                     std::vector<std::string>*) -> Result<std::optional<TableMetadata>> {

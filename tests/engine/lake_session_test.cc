@@ -219,6 +219,47 @@ TEST_F(LakeSessionTest, CompactionMergesSmallFilesKeepingRows) {
   EXPECT_EQ(table->list_files(std::nullopt)->size(), 1u);
 }
 
+// A table's Iceberg write properties choose its data files' codec and size; a bad value is
+// refused when set, naming the table, the property and what it accepts.
+TEST_F(LakeSessionTest, TableWritePropertiesChooseCodecAndFileSize) {
+  run("CREATE TABLE raw.w (id BIGINT, s VARCHAR)");
+  run("ALTER TABLE raw.w SET PROPERTIES ('write.parquet.compression-codec' = 'SNAPPY', "
+      "'write.target-file-size-bytes' = '300000')");
+  run("INSERT INTO raw.w SELECT i, md5(i::VARCHAR) FROM range(500000) t(i)");
+  auto table = catalog_->load_table({"raw", "w"});
+  ASSERT_TRUE(table.is_ok());
+  auto files = table->list_files(std::nullopt);
+  ASSERT_TRUE(files.is_ok());
+  // DuckDB cuts files at row-group boundaries (122,880 rows): each row group here is far over
+  // 300 kB, so every one makes a file of its own.
+  EXPECT_GE(files->size(), 4u);
+  EXPECT_EQ(one("SELECT string_agg(DISTINCT compression, ',') FROM parquet_metadata('" +
+                files->at(0).file_path + "')"),
+            "SNAPPY");
+  EXPECT_EQ(one("SELECT count(*), count(DISTINCT id) FROM raw.w"), "500000|500000");
+
+  // Without the properties: the session's default codec (zstd), one file.
+  run("CREATE TABLE raw.d (id BIGINT)");
+  run("INSERT INTO raw.d SELECT range FROM range(1000)");
+  auto d = catalog_->load_table({"raw", "d"});
+  auto dfiles = d->list_files(std::nullopt);
+  ASSERT_EQ(dfiles->size(), 1u);
+  EXPECT_EQ(one("SELECT string_agg(DISTINCT compression, ',') FROM parquet_metadata('" +
+                dfiles->at(0).file_path + "')"),
+            "ZSTD");
+
+  auto before = catalog_->load_table({"raw", "w"})->metadata_location();
+  auto bad = error("ALTER TABLE raw.w SET PROPERTIES ('write.parquet.compression-codec' = 'lzo')");
+  EXPECT_NE(bad.find("raw.w"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("write.parquet.compression-codec = 'lzo'"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("zstd, snappy"), std::string::npos) << bad;
+  auto size = error("ALTER TABLE raw.w SET PROPERTIES ('write.target-file-size-bytes' = '-1')");
+  EXPECT_NE(size.find("write.target-file-size-bytes = '-1' is not a positive byte count"),
+            std::string::npos)
+      << size;
+  EXPECT_EQ(catalog_->load_table({"raw", "w"})->metadata_location(), before);
+}
+
 // Merge-on-read tables written by other engines carry position and equality delete files; reads
 // must apply both, with the spec's sequence number rules.
 TEST_F(LakeSessionTest, ReadsApplyPositionAndEqualityDeletes) {
