@@ -1601,6 +1601,15 @@ Status Connection::handle_bind(const std::string& body) {
       auto text = binary_param_to_text(o, *m.params[i]);
       if (!text.is_ok()) return fail(text.status());
       p->params.emplace_back(std::move(text).value());
+    } else if (auto hex = m.params[i] && i < oids.size() && oids[i] == oid::kBytea
+                              ? detail::pg_bytea_hex(*m.params[i])
+                              : std::nullopt) {
+      // Text-format bytea in PostgreSQL's hex form: `\x0102` is the bytes 01 02 (other text is
+      // taken as the bytes themselves, as PostgreSQL's escape form without escapes is).
+      std::string bytes;
+      for (size_t k = 0; k < hex->size(); k += 2)
+        bytes += static_cast<char>(std::stoi(hex->substr(k, 2), nullptr, 16));
+      p->params.emplace_back(std::move(bytes));
     } else {
       p->params.push_back(m.params[i]);
     }

@@ -569,6 +569,19 @@ bool mentions_empty_catalog(const std::vector<Token>& t) {
   return false;
 }
 
+std::optional<std::string> pg_bytea_hex(std::string_view text) {
+  if (text.size() < 2 || text[0] != '\\' || (text[1] != 'x' && text[1] != 'X')) return {};
+  std::string hex;
+  for (char c : text.substr(2)) {
+    if (std::isspace(static_cast<unsigned char>(c)))
+      continue;  // PostgreSQL allows it between pairs
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return {};
+    hex += c;
+  }
+  if (hex.size() % 2 != 0) return {};
+  return hex;
+}
+
 std::string rewrite_pg_syntax(std::string_view sql) {
   auto t = tokenize(sql);
   std::string out;
@@ -610,6 +623,16 @@ std::string rewrite_pg_syntax(std::string_view sql) {
       emit(i, last + 1, "");
       i = last;
       continue;
+    }
+    // PostgreSQL's hex bytea input ('\x0102'::bytea, the way psycopg2 sends bytes) ->
+    // from_hex('0102'): DuckDB reads '\x01' escapes per byte, so '\x0102' would be 3 bytes.
+    if (t[i].kind == Token::kString && i + 2 < t.size() && t[i + 1].sym("::") &&
+        (t[i + 2].text == "bytea" ||
+         (t[i + 2].text == "pg_catalog" && i + 4 < t.size() && t[i + 4].text == "bytea"))) {
+      if (auto hex = pg_bytea_hex(t[i].text)) {
+        emit(i, i + 1, "from_hex('" + *hex + "')");
+        continue;
+      }
     }
     // ::[pg_catalog.]type
     if (t[i].sym("::") && i + 1 < t.size() && t[i + 1].ident()) {

@@ -76,6 +76,10 @@ std::string substitute_params(std::string_view sql, const std::vector<Token>& t,
 // relations and functions Sluice provides (`pg_catalog.pg_class` -> `sluice_pg.pg_class`).
 std::string rewrite_pg_syntax(std::string_view sql);
 
+// The hex digits of PostgreSQL's hex bytea text form (`\x0102` -> "0102"), or nothing when
+// `text` is not in that form.
+std::optional<std::string> pg_bytea_hex(std::string_view text);
+
 // True when the statement reads PostgreSQL or SQL-standard catalogs.
 bool mentions_catalog(const std::vector<Token>& t);
 // True when it names a catalog Sluice keeps empty (publications, policies, triggers, ...).

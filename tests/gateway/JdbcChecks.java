@@ -94,6 +94,59 @@ public class JdbcChecks {
         }
       }
     }
+    // Binary format: prepareThreshold=-1 makes the driver use a named server statement from the
+    // first execution, with binary results for the types it can decode (ints, floats, numeric,
+    // dates, timestamps, uuid, bytea, int arrays) and binary parameters.
+    Properties pb = (Properties) p.clone();
+    pb.setProperty("prepareThreshold", "-1");
+    try (Connection c = DriverManager.getConnection(url, pb);
+         PreparedStatement ps = c.prepareStatement(
+             "SELECT CAST(? AS SMALLINT), CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(1.5 AS REAL),"
+             + " CAST(-2.25e300 AS DOUBLE), TRUE, CAST(? AS DECIMAL(12, 3)), 'o''brien ü',"
+             + " DATE '2024-02-29', TIMESTAMP '2024-01-02 03:04:05.123456',"
+             + " TIMESTAMPTZ '2024-01-02 03:04:05.5+00',"
+             + " CAST('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' AS UUID), CAST('\\x00\\xFF' AS BLOB),"
+             + " [1, 2, 3], CAST(NULL AS BIGINT)")) {
+      for (int round = 0; round < 2; ++round) {  // the second run reuses the named statement
+        ps.setShort(1, (short) -7);
+        ps.setInt(2, 2147483647);
+        ps.setLong(3, 9007199254740993L);
+        ps.setBigDecimal(4, new BigDecimal("-12345678.901"));
+        try (ResultSet rs = ps.executeQuery()) {
+          String r = "binary round " + round + ": ";
+          check(rs.next(), r + "no row");
+          check(rs.getShort(1) == -7, r + "int2 " + rs.getShort(1));
+          check(rs.getInt(2) == 2147483647, r + "int4 " + rs.getInt(2));
+          check(rs.getLong(3) == 9007199254740993L, r + "int8 " + rs.getLong(3));
+          check(rs.getFloat(4) == 1.5f, r + "float4 " + rs.getFloat(4));
+          check(rs.getDouble(5) == -2.25e300, r + "float8 " + rs.getDouble(5));
+          check(rs.getBoolean(6), r + "bool");
+          check(rs.getBigDecimal(7).equals(new BigDecimal("-12345678.901")),
+              r + "numeric " + rs.getBigDecimal(7));
+          check(rs.getString(8).equals("o'brien ü"), r + "varchar " + rs.getString(8));
+          check(rs.getObject(9, java.time.LocalDate.class).toString().equals("2024-02-29"),
+              r + "date " + rs.getObject(9, java.time.LocalDate.class));
+          check(rs.getObject(10, java.time.LocalDateTime.class).toString().equals(
+                    "2024-01-02T03:04:05.123456"),
+              r + "timestamp " + rs.getObject(10, java.time.LocalDateTime.class));
+          check(rs.getObject(11, java.time.OffsetDateTime.class).toInstant().toString().equals(
+                    "2024-01-02T03:04:05.500Z"),
+              r + "timestamptz " + rs.getObject(11, java.time.OffsetDateTime.class));
+          check(rs.getObject(12).toString().equals("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+              r + "uuid " + rs.getObject(12));
+          byte[] b = rs.getBytes(13);
+          check(b != null && b.length == 2 && b[0] == 0 && b[1] == (byte) 0xFF,
+              r + "bytea " + java.util.Arrays.toString(b));
+          Object[] arr = (Object[]) rs.getArray(14).getArray();
+          check(java.util.Arrays.equals(arr, new Integer[] {1, 2, 3}),
+              r + "int4[] " + java.util.Arrays.toString(arr));
+          rs.getLong(15);
+          check(rs.wasNull(), r + "NULL bigint");
+          check(!rs.next(), r + "a second row");
+        }
+      }
+    }
+
     if (failures.isEmpty()) {
       System.out.println("ok");
     } else {

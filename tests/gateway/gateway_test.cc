@@ -40,7 +40,9 @@ class GatewayTest : public ::testing::Test {
             s +
             " user add admin --admin\n"
             "printf 'readerpw\\n' | " +
-            s + " user add reader --password-stdin\n" + s + " user grant reader read raw\n" + s +
+            s + " user add reader --password-stdin\n" + s + " user grant reader read raw\n" +
+            "printf 'writerpw\\n' | " + s + " user add writer --password-stdin\n" + s +
+            " user grant writer write raw\n" + s +
             " sql -e \"CREATE TABLE raw.t (id INT, s VARCHAR, amount DECIMAL(10,2), ts "
             "TIMESTAMP)\"" +
             " -e \"INSERT INTO raw.t VALUES (1, 'a', 3.50, '2024-01-02 03:04:05'), (2, NULL, "
@@ -157,6 +159,52 @@ TEST_F(GatewayTest, SessionSeesOtherProcessesChangesOnNextQuery) {
 TEST_F(GatewayTest, WritesCommitToTheLake) {
   CommandResult r = python("write");
   EXPECT_EQ(r.code, 0) << r.out << r.err;
+}
+
+// Every lake type's OID and text form as psycopg2 parses them, stored and read back.
+TEST_F(GatewayTest, PsycopgSeesEveryTypeWithItsOidAndValue) {
+  CommandResult r = python("types");
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+}
+
+// The README's pandas example, and pandas over SQLAlchemy.
+TEST_F(GatewayTest, PandasReadsLakeTables) {
+  CommandResult r = python("pandas", "reader", "readerpw");
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("ok pandas 3 rows"), std::string::npos) << r.out;
+}
+
+// A user with only a write grant on raw: UPDATE and MERGE commit, a write failing half-way
+// commits nothing, writes elsewhere get 42501.
+TEST_F(GatewayTest, WriterGrantUpdatesMergesAndFailsAtomically) {
+  std::string extra = std::string("'") + SLUICE_BINARY + "' '" + (*dir_ / "data").string() + "'";
+  CommandResult r = python("writer", "writer", "writerpw", extra);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+}
+
+// `sluice user passwd` on a running gateway: the next login needs the new password.
+TEST_F(GatewayTest, PasswdChangesTheNextLogin) {
+  std::string s = sluice_cmd();
+  CommandResult r =
+      run_command("set -e\nprintf 'old-pw\\n' | " + s + " user add pw_user --password-stdin\n" + s +
+                      " user grant pw_user read raw\n",
+                  *dir_);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  r = run_command(psql("pw_user", "old-pw") + " -c 'SELECT count(*) FROM raw.t'", *dir_);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "3\n");
+  r = run_command("printf 'new-pw\\n' | " + s + " user passwd pw_user --password-stdin", *dir_);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  r = run_command(psql("pw_user", "old-pw") + " -c 'SELECT 1'", *dir_);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("password authentication failed"), std::string::npos) << r.err;
+  r = run_command(psql("pw_user", "new-pw") + " -c 'SELECT count(*) FROM raw.t'", *dir_);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "3\n");
+  // The file keeps a SCRAM verifier, never the password.
+  std::string users = sluice::testing::slurp(*dir_ / "data" / "governance" / "users.json");
+  EXPECT_EQ(users.find("new-pw"), std::string::npos);
+  EXPECT_NE(users.find("SCRAM-SHA-256$"), std::string::npos) << users.substr(0, 300);
 }
 
 TEST_F(GatewayTest, CancelAndStatementTimeout) {

@@ -97,6 +97,132 @@ elif check == "write":
     cur.execute("DROP TABLE curated.t_copy")
     print("ok write")
 
+elif check == "types":
+    # Every lake type (and the engine's interval and json) with the OID psycopg2 sees and the
+    # Python value its text-format parsers make of it: a wrong OID or text form fails here.
+    import datetime
+    import decimal
+    import uuid
+    psycopg2.extras = __import__("psycopg2.extras").extras
+    psycopg2.extras.register_uuid()
+    conn = connect()
+    conn.autocommit = True
+    cur = conn.cursor()
+    select = """SELECT CAST(-7 AS SMALLINT) AS i2, CAST(2147483647 AS INTEGER) AS i4,
+        CAST(9007199254740993 AS BIGINT) AS i8, CAST(1.5 AS REAL) AS f4,
+        CAST(-2.25e300 AS DOUBLE) AS f8, TRUE AS b, CAST('-12345678.901' AS DECIMAL(12, 3)) AS dec,
+        'o''brien ü' AS txt, DATE '2024-02-29' AS d,
+        TIMESTAMP '2024-01-02 03:04:05.123456' AS ts,
+        TIMESTAMPTZ '2024-01-02 03:04:05.5+00' AS tstz,
+        CAST('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' AS UUID) AS u,
+        CAST('\\x00\\xFF\\x41' AS BLOB) AS bin, [1, NULL, 3] AS arr, ['x', 'y,z'] AS sarr"""
+    want = {
+        "i2": (21, -7), "i4": (23, 2147483647), "i8": (20, 9007199254740993),
+        "f4": (700, 1.5), "f8": (701, -2.25e300), "b": (16, True),
+        "dec": (1700, decimal.Decimal("-12345678.901")), "txt": (1043, "o'brien ü"),
+        "d": (1082, datetime.date(2024, 2, 29)),
+        "ts": (1114, datetime.datetime(2024, 1, 2, 3, 4, 5, 123456)),
+        "tstz": (1184, datetime.datetime(2024, 1, 2, 3, 4, 5, 500000,
+                                         tzinfo=datetime.timezone.utc)),
+        "u": (2950, uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")),
+        "bin": (17, b"\x00\xffA"), "arr": (1007, [1, None, 3]), "sarr": (1015, ["x", "y,z"]),
+    }
+
+    def compare(where, stored=None):
+        row = cur.fetchone()
+        for col, value in zip(cur.description, row):
+            oid, expected = (stored or {}).get(col.name, want[col.name])
+            assert col.type_code == oid, f"{where} {col.name}: OID {col.type_code}, want {oid}"
+            got = bytes(value) if isinstance(value, memoryview) else value
+            assert got == expected, f"{where} {col.name}: {got!r}, want {expected!r}"
+
+    cur.execute(select)
+    compare("literal")
+    # Stored in a lake table (Parquet with field ids) and read back: the same OIDs and values.
+    cur.execute("DROP TABLE IF EXISTS raw.types_t")
+    cur.execute("CREATE TABLE raw.types_t AS " + select)
+    cur.execute("SELECT * FROM raw.types_t")
+    compare("lake", {"i2": (23, -7)})  # Iceberg's smallest integer is int (32-bit)
+    cur.execute("DROP TABLE raw.types_t")
+    # Types the engine has but a lake column cannot hold: interval and json.
+    cur.execute("SELECT INTERVAL '1 day 02:03:04' AS iv, CAST('{\"a\": [1, 2]}' AS JSON) AS js")
+    (iv, js) = cur.fetchone()
+    assert [c.type_code for c in cur.description] == [1186, 114], cur.description
+    assert iv == datetime.timedelta(days=1, hours=2, minutes=3, seconds=4), iv
+    assert js == {"a": [1, 2]}, js
+    # And as parameters: psycopg2 sends text, the gateway casts by context.
+    cur.execute("SELECT %s::date + 1, %s::numeric * 2, %s::uuid, %s::bytea",
+                (datetime.date(2024, 2, 28), decimal.Decimal("1.25"),
+                 uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), psycopg2.Binary(b"\x01\x02")))
+    r = cur.fetchone()
+    assert r[0] == datetime.date(2024, 2, 29) and r[1] == decimal.Decimal("2.50"), r
+    assert str(r[2]) == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11" and bytes(r[3]) == b"\x01\x02", r
+    print("ok types")
+
+elif check == "pandas":
+    # The README's pandas example, and pandas over SQLAlchemy with typed columns.
+    import pandas
+    import sqlalchemy
+    url = f"postgresql://{user}:{password}@127.0.0.1:{port}/sluice"
+    df = pandas.read_sql("SELECT * FROM raw.t ORDER BY id", url)
+    assert list(df.columns) == ["id", "s", "amount", "ts"], df.columns
+    assert list(df["id"]) == [1, 2, 3], df
+    assert str(df["ts"].dtype) == "datetime64[ns]", df.dtypes
+    assert df["s"].isna().tolist() == [False, True, False], df
+    assert df["amount"][0] == 3.5, df  # read_sql's coerce_float turns numeric into float
+    big = pandas.read_sql("SELECT * FROM raw.t WHERE amount > %(min)s", url, params={"min": 0})
+    assert list(big["id"]) == [1], big
+    engine = sqlalchemy.create_engine(
+        f"postgresql+psycopg2://{user}:{password}@127.0.0.1:{port}/sluice")
+    with engine.connect() as c:
+        agg = pandas.read_sql(sqlalchemy.text(
+            "SELECT count(*) AS n, sum(amount) AS total FROM raw.t WHERE id >= :lo"),
+            c, params={"lo": 2})
+    assert int(agg["n"][0]) == 2 and str(agg["total"][0]) == "-1.25", agg
+    frame = pandas.read_sql_table("t", engine, schema="raw")
+    assert len(frame) == 3 and list(frame.columns) == ["id", "s", "amount", "ts"], frame
+    print("ok pandas", len(df), "rows")
+
+elif check == "writer":
+    # A non-admin user with a write grant on raw: INSERT, UPDATE, MERGE and DELETE become lake
+    # commits; a write that fails half-way commits nothing; outside its grant: 42501.
+    conn = connect()
+    conn.autocommit = True
+    cur = conn.cursor()
+
+    import subprocess
+    sluice, data = sys.argv[5], sys.argv[6]
+
+    def snapshots():
+        r = subprocess.run([sluice, "--data-dir", data, "--log-level", "error", "table",
+                            "snapshots", "raw.w_t"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        return r.stdout
+
+    cur.execute("CREATE TABLE raw.w_t AS SELECT range AS id, 'v' || range AS v FROM range(5)")
+    cur.execute("UPDATE raw.w_t SET v = 'updated' WHERE id = 1")
+    assert cur.statusmessage == "UPDATE 1", cur.statusmessage
+    cur.execute("""MERGE INTO raw.w_t AS t USING (SELECT 2 AS id, 'merged' AS v UNION ALL
+                   SELECT 9, 'new') AS s ON t.id = s.id
+                   WHEN MATCHED THEN UPDATE SET v = s.v
+                   WHEN NOT MATCHED THEN INSERT (id, v) VALUES (s.id, s.v)""")
+    cur.execute("DELETE FROM raw.w_t WHERE id = 0")
+    cur.execute("SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM raw.w_t")
+    got = cur.fetchone()[0]
+    assert got == "1=updated,2=merged,3=v3,4=v4,9=new", got
+    before = snapshots()
+    # The 3rd row fails its cast while the write runs: no commit, no partial rows.
+    expect_sqlstate(lambda: cur.execute(
+        "INSERT INTO raw.w_t SELECT CAST(x AS INTEGER), 'c' FROM "
+        "(VALUES ('100'), ('101'), ('x')) AS t(x)"), "22P02")
+    assert snapshots() == before, "a failed INSERT made a snapshot"
+    cur.execute("SELECT count(*) FROM raw.w_t WHERE id >= 100")
+    assert cur.fetchone()[0] == 0
+    expect_sqlstate(lambda: cur.execute("CREATE TABLE curated.w_no AS SELECT 1 AS x"), "42501")
+    expect_sqlstate(lambda: cur.execute("DELETE FROM curated.secret"), "42501")
+    cur.execute("DROP TABLE raw.w_t")
+    print("ok writer")
+
 elif check == "cancel":
     conn = connect()
     conn.autocommit = True

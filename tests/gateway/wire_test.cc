@@ -174,6 +174,18 @@ TEST(Scan, RewritesPostgresCatalogSyntax) {
             "SELECT sluice_pg.cur_schema(), sluice_pg.version()");
 }
 
+// psycopg2 sends bytes as '\x0102'::bytea: PostgreSQL's hex form, not DuckDB's per-byte escapes.
+TEST(Scan, RewritesHexByteaLiterals) {
+  using namespace detail;
+  EXPECT_EQ(rewrite_pg_syntax("SELECT '\\x00ff41'::bytea, '\\x0A0b'::pg_catalog.bytea"),
+            "SELECT from_hex('00ff41')::bytea, from_hex('0A0b')::bytea");
+  // Not the hex form, or not a bytea cast: left alone.
+  EXPECT_EQ(rewrite_pg_syntax("SELECT 'abc'::bytea, '\\x0'::bytea, '\\x01'::text"),
+            "SELECT 'abc'::bytea, '\\x0'::bytea, '\\x01'::VARCHAR");
+  EXPECT_EQ(pg_bytea_hex("\\x01 02"), "0102");
+  EXPECT_FALSE(pg_bytea_hex("\\xzz").has_value());
+}
+
 // Grafana's search_path constraint: scalar functions as FROM items and the USER keyword.
 TEST(Scan, RewritesFunctionsInFromAndUser) {
   using namespace detail;
