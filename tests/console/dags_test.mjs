@@ -49,6 +49,23 @@ try {
   await page.click('#runs-grid td[data-task=greet][data-ds="2026-03-01"]');
   await page.waitForFunction(() => /hello from 2026-03-01/.test(document.querySelector("#task-logs")?.textContent || ""));
   check(true, "task log shows the command's output");
+  // Backfill three days from the page: three runs queued, each one's task succeeds in the grid.
+  await page.fill("#backfill-from", "2026-02-10");
+  await page.fill("#backfill-to", "2026-02-12");
+  await page.click("#backfill");
+  await page.waitForFunction(() => /Backfill queued 3 runs/.test(document.querySelector("#dag-status")?.textContent || ""));
+  check(true, "backfill queued 3 runs");
+  let done = 0;
+  for (let i = 0; i < 90 && done < 3; i++) {
+    await page.goto(`${url}#/dags/hello?b=${i}`);
+    await page.waitForSelector("#runs-grid, main .msg");
+    done = 0;
+    for (const ds of ["2026-02-10", "2026-02-11", "2026-02-12"]) {
+      if ((await page.$(`#runs-grid td.state-success[data-task=done][data-ds="${ds}"]`)) !== null) done++;
+    }
+    if (done < 3) await page.waitForTimeout(1000);
+  }
+  check(done === 3, `the backfilled runs all succeeded (${done} of 3)`);
   await page.screenshot({ path: path.join(artifacts, "dag-run.png"), fullPage: true });
 } catch (e) {
   check(false, `aborted: ${e.stack || e}`);
