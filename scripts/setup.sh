@@ -4,7 +4,9 @@
 #   2. DuckDB 1.4.4 from the npm registry, pinned by scripts/duckdb/package-lock.json, installed
 #      with --ignore-scripts into scripts/duckdb/node_modules (git-ignored);
 #   3. the web console's front end: npm packages into web/node_modules and `vite build` into
-#      web/dist (both git-ignored), pinned by web/package-lock.json.
+#      web/dist (both git-ignored), pinned by web/package-lock.json;
+#   4. icebird, an independent Iceberg reader for the lake's interop test, into
+#      tests/lake/interop/node_modules (git-ignored), pinned by its package-lock.json.
 # Idempotent: a second run installs nothing and takes about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +57,19 @@ else
   echo "setup: installing DuckDB from npm (pinned by $duck/package-lock.json)"
   (cd "$duck" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
   echo "$want" > "$stamp"
+fi
+
+# An independent Iceberg reader for the lake's interoperability test (tests/lake/interop), pinned
+# by its lock file like DuckDB.
+interop=tests/lake/interop
+istamp="$interop/node_modules/.sluice-lock.sha256"
+iwant=$(sha256sum "$interop/package-lock.json" | cut -d' ' -f1)
+if [ -f "$istamp" ] && [ "$(cat "$istamp")" = "$iwant" ]; then
+  echo "setup: icebird (Iceberg interop test) already installed"
+else
+  echo "setup: installing icebird for the Iceberg interop test (pinned by $interop/package-lock.json)"
+  (cd "$interop" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  echo "$iwant" > "$istamp"
 fi
 
 # The web console (web/): npm ci + vite build into web/dist. The stamp records the hash of the
