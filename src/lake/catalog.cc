@@ -204,6 +204,15 @@ Status Catalog::swap_pointer(const TableIdent& ident, const std::string& expecte
   SLUICE_RETURN_IF_ERROR(lock.acquire());
   fs::path pointer = dir / kPointerFile;
   std::error_code ec;
+  // A commit killed between writing its temporary pointer and renaming it left that file; only
+  // the lock holder writes one, so any found now is dead.
+  const std::string tmp_prefix = std::string(kPointerFile) + ".tmp-";
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().string().starts_with(tmp_prefix)) {
+      std::error_code rm;
+      fs::remove(it->path(), rm);
+    }
+  }
   bool exists = fs::exists(pointer, ec);
   if (expected.empty()) {
     if (exists) return already_exists("table " + ident.to_string() + " already exists");
@@ -227,6 +236,7 @@ Status Catalog::swap_pointer(const TableIdent& ident, const std::string& expecte
     ::unlink(tmp.c_str());
     return st;
   }
+  SLUICE_RETURN_IF_ERROR(detail::fault_point("commit.after-swap"));
   return detail::fsync_dir(dir);
 }
 

@@ -179,8 +179,12 @@ Status write_new_file(const std::string& path, std::string_view bytes);
 Status fsync_dir(const std::filesystem::path& dir);
 
 // Failure points a test can switch on (ENGINEERING.md: fault tests). The hook returns a non-OK
-// Status to fail at the named point; the default does nothing. Points: "commit.before-swap"
-// (the new metadata file is written, the pointer not yet swapped), "commit.after-metadata".
+// Status to fail at the named point; without a hook, the environment variable
+// SLUICE_TEST_CRASH_AT=<point> kills the process there with SIGKILL. Points, in commit order:
+// "commit.after-manifest-list" (data files, manifests and the manifest list written),
+// "commit.after-metadata" (the new metadata file written, its folder not yet synced),
+// "commit.before-swap" (the new pointer written to a temporary file, not yet renamed),
+// "commit.after-swap" (renamed over the pointer, its folder not yet synced).
 using FaultHook = std::function<Status(std::string_view point)>;
 void set_fault_hook(FaultHook hook);
 Status fault_point(std::string_view point);

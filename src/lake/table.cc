@@ -486,6 +486,10 @@ Status Table::commit(const std::string& operation, const ApplyFn& apply) {
       return next.status().with_context(operation + " on table " + name);
     }
     if (!next->has_value()) return Status::ok();  // nothing to commit
+    if (Status fault = detail::fault_point("commit.after-manifest-list"); !fault.is_ok()) {
+      discard();
+      return fault.with_context(operation + " on table " + name);
+    }
     TableMetadata md = std::move(**next);
     md.format_version = 2;
     md.last_updated_ms = std::max(detail::now_ms(), base.last_updated_ms);
@@ -502,6 +506,7 @@ Status Table::commit(const std::string& operation, const ApplyFn& apply) {
     std::snprintf(prefix, sizeof(prefix), "%05d-", metadata_version(base_location) + 1);
     std::string file = metadata_dir(md) + "/" + prefix + detail::new_uuid() + ".metadata.json";
     Status st = detail::write_new_file(file, serialize_table_metadata(md));
+    if (st.is_ok()) st = detail::fault_point("commit.after-metadata");
     // Make the new manifests' and metadata file's folder entries durable before they are
     // published by the pointer swap.
     if (st.is_ok()) st = detail::fsync_dir(metadata_dir(md));
