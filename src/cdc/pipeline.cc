@@ -545,13 +545,22 @@ Status Pipeline::Impl::ensure_tables(TableState& ts,
                                          log::kv("widened", c.name), log::kv("type", want.second)});
         it->second = want.second;
       } else if (!how.empty()) {
+        // Iceberg cannot change such a type in place (only int->long, float->double, wider
+        // decimals). A string column holds every type's values, those before the change (met
+        // again on the restart) and those after, so that is the way out the error names.
+        const std::string raw = ts.raw.to_string(), refined = ts.refined.to_string();
+        const std::string& col = c.name;
+        const std::string old = c.name + "_old";
         return invalid_argument(fmt::format(
             "source {}: table {}: column '{}' changed to {} in the source, but lake column {}.{} "
             "has {}: {}. The stream stopped before this change; nothing is lost (the source keeps "
-            "it). Convert the lake tables by hand (ALTER TABLE) or reset the stream "
-            "(`sluice cdc reset {}`), then start again",
-            source.name, ts.name, c.name, c.source_type, ts.refined.to_string(), c.name, it->second,
-            how, source.name));
+            "it). Either make the lake column a string in both tables, keeping the old values "
+            "in {}_old (`sluice sql -e \"ALTER TABLE {} RENAME COLUMN {} TO {}; ALTER TABLE {} "
+            "ADD COLUMN {} VARCHAR; ALTER TABLE {} RENAME COLUMN {} TO {}; ALTER TABLE {} ADD "
+            "COLUMN {} VARCHAR\"`), or reset the stream (`sluice cdc reset {}`) to bootstrap both "
+            "tables again; then start again",
+            source.name, ts.name, c.name, c.source_type, refined, c.name, it->second, how, c.name,
+            raw, col, old, raw, col, refined, col, old, refined, col, source.name));
       }
     }
     ts.schema_version = std::max(ts.schema_version, s->version);
@@ -934,7 +943,13 @@ Result<Pipeline::Impl::CommitOutcome> Pipeline::Impl::commit_to_lake(
     auto it = tables.find(name);
     if (it == tables.end()) continue;
     Status st = commit_table(it->second, evs, end);
-    if (!st.is_ok()) return st.with_context(fmt::format("source {} table {}", source.name, name));
+    if (!st.is_ok()) {
+      // Errors that already name the source and table are returned as they are.
+      if (st.message().rfind(fmt::format("source {}: table {}:", source.name, name), 0) == 0) {
+        return st;
+      }
+      return st.with_context(fmt::format("source {} table {}", source.name, name));
+    }
   }
   const int64_t lake_ms = now_ms();
   log::debug("cdc batch committed",

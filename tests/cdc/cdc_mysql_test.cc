@@ -1,0 +1,241 @@
+// Integration tests of `sluice cdc start` for a MariaDB source: a real MariaDB
+// (scripts/mariadb.sh on a free port under a temporary folder), `sluice cdc start` as a child
+// process streaming the binlog into the lake, the lake compared with the source through the
+// mariadb client.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cdc/cdc_test_support.h"
+#include "sources/db_client.h"
+#include "support/source_servers.h"
+
+namespace fs = std::filesystem;
+using sluice::sources::Endpoint;
+using sluice::sources::detail::MyConn;
+
+namespace {
+
+using Outcome = sluice::testing::ShellOutcome;
+Outcome shell(const std::string& cmd) {
+  return sluice::testing::run_shell(cmd);
+}
+sluice::testing::SourceServers* g_env = nullptr;
+
+using Stream = sluice::testing::CdcStream;
+
+class CdcMysqlIT : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto started = sluice::testing::SourceServers::start({.name = "cdcmy", .postgres = false});
+    ASSERT_TRUE(started.ok) << started.error;
+    g_env = started.servers;
+    fs::create_directories(g_env->dir / "sources");
+    std::ofstream(g_env->dir / "sluice.toml")
+        << "[log]\nlevel = \"info\"\n[engine]\nthreads = 2\n[cdc]\ncommit_interval_ms = 200\n"
+        << "publish = false\n";
+  }
+  static void TearDownTestSuite() {
+    sluice::testing::SourceServers::stop_instance();
+    g_env = nullptr;
+  }
+  void SetUp() override {
+    if (g_env == nullptr) GTEST_SKIP() << "MariaDB did not start";
+    name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    data_ = (g_env->dir / ("data-" + name_)).string();
+  }
+
+  // A source file `<name>.toml` streaming `tables` of database inventory.
+  static void write_source(const std::string& name, const std::vector<std::string>& tables) {
+    std::ofstream f(g_env->dir / "sources" / (name + ".toml"));
+    f << "type = \"mariadb\"\nhost = \"127.0.0.1\"\nport = " << g_env->my_port
+      << "\ndatabase = \"inventory\"\nuser = \"sluice\"\npassword_env = "
+         "\"SLUICE_MYSQL_PASSWORD\"\n";
+    for (const auto& t : tables)
+      f << "[tables." << t << "]\n";
+    f << "[cdc]\nenabled = true\nheartbeat_ms = 500\n";
+  }
+  // Runs SQL through the mariadb client (as root, the server's Unix socket); its tab-separated
+  // output without column names.
+  static Outcome my_sql(const std::string& statements) {
+    fs::path f = g_env->dir / "stmt.sql";
+    std::ofstream(f) << statements << "\n";
+    return shell(
+        "mariadb --no-defaults --socket=" + (g_env->dir / "mariadb" / "mysqld.sock").string() +
+        " -uroot -N -B inventory < " + f.string());
+  }
+  static void my_exec(const std::string& statements) {
+    auto o = my_sql(statements);
+    ASSERT_EQ(o.code, 0) << statements << "\n" << o.out;
+  }
+  // One value from the mariadb client, trailing newline removed.
+  static std::string my_value(const std::string& sql) {
+    auto o = my_sql(sql);
+    EXPECT_EQ(o.code, 0) << sql << "\n" << o.out;
+    std::string v = o.out;
+    while (!v.empty() && (v.back() == '\n' || v.back() == '\r'))
+      v.pop_back();
+    return v;
+  }
+  static Endpoint owner_ep() {
+    return Endpoint{"127.0.0.1", g_env->my_port, "shop_owner", sluice::testing::kOwnerPassword,
+                    "inventory"};
+  }
+  std::string lake_value(const std::string& sql) { return lake().value(sql); }
+  std::string wait_lake(const std::string& sql, const std::string& want, Stream* s = nullptr) {
+    return lake().wait_value(sql, want, s);
+  }
+  sluice::testing::CdcLake lake() const { return {g_env->dir, data_}; }
+
+  std::string name_, data_;
+};
+
+// Every row operation of the binlog reaches the change log with its op code (snapshot r, insert
+// c, update u, delete d with the deleted row's before-image, TRUNCATE t), a multi-statement
+// transaction shares one position, and the current state follows.
+TEST_F(CdcMysqlIT, EveryOpReachesRawWithItsOpCode) {
+  my_exec(
+      "DROP TABLE IF EXISTS ops; CREATE TABLE ops (id INT PRIMARY KEY, v INT, t VARCHAR(32)) "
+      "ENGINE=InnoDB; INSERT INTO ops VALUES (1, 10, 'one'), (2, 20, 'two')");
+  write_source("ops", {"ops"});
+  Stream s(g_env->dir, "ops", data_);
+  s.start();
+  ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.ops_ops", "2", &s), "2") << s.log();
+  my_exec(
+      "INSERT INTO ops VALUES (3, 30, 'three'); UPDATE ops SET v = 11, t = 'uno' WHERE id = 1;"
+      "DELETE FROM ops WHERE id = 2;"
+      "START TRANSACTION; INSERT INTO ops VALUES (4, 40, 'four'); UPDATE ops SET v = 31 WHERE id "
+      "= 3; DELETE FROM ops WHERE id = 4; COMMIT; UPDATE ops SET id = 5 WHERE id = 3");
+  ASSERT_EQ(wait_lake("SELECT count(*) FROM raw.ops_ops_changes", "9", &s), "9") << s.log();
+  EXPECT_EQ(lake_value("SELECT string_agg(_op, '' ORDER BY _lsn, _seq) FROM raw.ops_ops_changes"),
+            "rrcudcudu");
+  EXPECT_EQ(lake_value("SELECT count(*) FROM raw.ops_ops_changes WHERE _load_type = 'cdc'"), "9");
+  EXPECT_EQ(lake_value("SELECT count(*) FROM raw.ops_ops_changes WHERE _snapshot"), "2");
+  // The delete carries the row it deleted.
+  EXPECT_EQ(lake_value("SELECT string_agg(id || ':' || v || ':' || t, ',' ORDER BY _lsn, _seq) "
+                       "FROM raw.ops_ops_changes WHERE _op = 'd'"),
+            "2:20:two,4:40:four");
+  // The transaction: one position for its three changes, every change its own (_lsn, _seq).
+  EXPECT_EQ(lake_value("SELECT count(DISTINCT _lsn) FROM raw.ops_ops_changes WHERE id = 4 OR (id "
+                       "= 3 AND v = 31)"),
+            "1");
+  EXPECT_EQ(lake_value("SELECT count(*) - count(DISTINCT (_lsn, _seq)) FROM raw.ops_ops_changes"),
+            "0");
+  // The key change (3 -> 5) moved the row in the current state.
+  EXPECT_EQ(lake_value("SELECT string_agg(id || ':' || v || ':' || t, ',' ORDER BY id) FROM "
+                       "refined.ops_ops"),
+            "1:11:uno,5:31:three");
+  EXPECT_EQ(lake_value("SELECT string_agg(id || ':' || v || ':' || t, ',' ORDER BY id) FROM "
+                       "refined.ops_ops"),
+            my_value("SELECT GROUP_CONCAT(CONCAT(id, ':', v, ':', t) ORDER BY id) FROM ops"));
+  // TRUNCATE empties the current state before later rows.
+  my_exec("TRUNCATE TABLE ops; INSERT INTO ops VALUES (9, 90, 'after')");
+  ASSERT_EQ(
+      wait_lake("SELECT string_agg(id::VARCHAR, ',' ORDER BY id) FROM refined.ops_ops", "9", &s),
+      "9")
+      << s.log();
+  EXPECT_EQ(lake_value("SELECT string_agg(_op, '' ORDER BY _lsn, _seq) FROM raw.ops_ops_changes"),
+            "rrcudcudutc");
+  EXPECT_EQ(s.kill(SIGTERM), 0) << s.log();
+}
+
+// kill -9 of `sluice cdc start` twice while a writer keeps inserting, updating and deleting: after
+// the restarts every change is in the change log exactly once and the current state equals the
+// source (counts and a checksum of every row through the mariadb client).
+TEST_F(CdcMysqlIT, KillNineMidStreamResumesExactlyOnce) {
+  std::string seed = "INSERT INTO item VALUES ";
+  for (int i = 1; i <= 2000; ++i)
+    seed += (i > 1 ? "," : "") + ("(" + std::to_string(i) + ", " + std::to_string(i) + ", 'v" +
+                                  std::to_string(i) + "')");
+  my_exec(
+      "DROP TABLE IF EXISTS item; CREATE TABLE item (id INT PRIMARY KEY, v BIGINT NOT NULL, t "
+      "TEXT NOT NULL) ENGINE=InnoDB; " +
+      seed);
+  write_source("kill", {"item"});
+  Stream s(g_env->dir, "kill", data_);
+  s.start();
+  ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.kill_item", "2000", &s), "2000") << s.log();
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> ops{0};
+  std::atomic<int> failed{0};
+  // The load: small transactions of an insert, an update and (every third) a delete of the row
+  // inserted before, until told to stop. Only committed transactions count.
+  std::thread load([&] {
+    auto c = MyConn::connect(owner_ep());
+    if (!c.is_ok()) {
+      ++failed;
+      return;
+    }
+    int next = 2001;
+    for (int i = 0; !done.load(); ++i) {
+      std::vector<std::string> stmts = {
+          "INSERT INTO item VALUES (" + std::to_string(next) + ", " + std::to_string(i) + ", 'n')",
+          "UPDATE item SET v = v + 1, t = CONCAT(t, 'u') WHERE id = " +
+              std::to_string(1 + (i * 7) % 2000)};
+      if (i % 3 == 0 && i > 0)
+        stmts.push_back("DELETE FROM item WHERE id = " + std::to_string(next - 1));
+      bool ok = c->exec("START TRANSACTION").is_ok();
+      for (const auto& st : stmts)
+        ok = ok && c->exec(st).is_ok();
+      ok = ok && c->exec("COMMIT").is_ok();
+      if (ok) {
+        ops += static_cast<int64_t>(stmts.size());
+      } else {
+        (void)c->exec("ROLLBACK");
+        ++failed;
+      }
+      ++next;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  // Let it stream for a while, then kill -9 mid-stream (under load), twice.
+  for (int i = 0; i < 200 && lake_value("SELECT count(*) > 0 FROM raw.kill_item_changes WHERE "
+                                        "_op <> 'r'") != "true";
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  s.kill(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  s.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  s.kill(SIGKILL);
+  s.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  done = true;
+  load.join();
+  ASSERT_EQ(failed.load(), 0);
+  ASSERT_GT(ops.load(), 30);
+  const std::string want = std::to_string(2000 + ops.load());
+  ASSERT_EQ(wait_lake("SELECT count(*) FROM raw.kill_item_changes", want, &s), want) << s.log();
+  // Every change exactly once, with its op code.
+  EXPECT_EQ(lake_value("SELECT count(*) - count(DISTINCT (_lsn, _seq)) FROM raw.kill_item_changes"),
+            "0");
+  const int64_t n = ops.load();
+  EXPECT_EQ(lake_value("SELECT count(*) FILTER (_op = 'c') + count(*) FILTER (_op = 'u') + "
+                       "count(*) FILTER (_op = 'd') FROM raw.kill_item_changes"),
+            std::to_string(n));
+  EXPECT_EQ(lake_value("SELECT count(*) FILTER (_op = 'c') - count(*) FILTER (_op = 'u') FROM "
+                       "raw.kill_item_changes"),
+            "0");  // one insert and one update per transaction
+  // The current state equals the source: counts, sums and a checksum of every row.
+  const std::string src = my_value(
+      "SET SESSION group_concat_max_len = 1000000000; SELECT CONCAT(count(*), ':', sum(id), ':', "
+      "sum(v), ':', sum(length(t)), ':', md5(GROUP_CONCAT(CONCAT(id, '|', v, '|', t) ORDER BY id "
+      "SEPARATOR ','))) FROM item");
+  EXPECT_EQ(lake_value("SELECT count(*) || ':' || sum(id) || ':' || sum(v) || ':' || "
+                       "sum(length(t)) || ':' || md5(string_agg(id || '|' || v || '|' || t, ',' "
+                       "ORDER BY id)) FROM refined.kill_item"),
+            src);
+  EXPECT_EQ(s.kill(SIGTERM), 0) << s.log();
+}
+
+}  // namespace
