@@ -228,6 +228,14 @@ struct Scheduler::Impl {
     }
   }
 
+  // API calls see the folder as it is now, so a DAG file written a moment ago can be run at
+  // once (the loop rescans every 2 s): listing the folder is cheap, and files are parsed again
+  // only when their mtimes changed.
+  void reload_dags_now() {
+    last_dag_scan = 0;
+    reload_dags(false);
+  }
+
   // Attaches a run to a DAG definition, keeping task instances by id.
   void bind(Run& r, std::shared_ptr<const Dag> dag) {
     std::map<std::string, TaskInst> old;
@@ -951,7 +959,7 @@ void Scheduler::stop() {
 Result<RunRef> Scheduler::trigger(const std::string& dag_id, std::optional<std::string> ds) {
   auto& m = *impl_;
   std::unique_lock lock(m.mu);
-  m.reload_dags(false);
+  m.reload_dags_now();
   auto it = m.dags.dags.find(dag_id);
   if (it == m.dags.dags.end())
     return not_found(fmt::format("no DAG '{}' in {}", dag_id, m.opt.dags_dir.string()));
@@ -980,7 +988,7 @@ Result<std::vector<RunRef>> Scheduler::backfill(const std::string& dag_id, const
                                                 const std::string& to, int parallelism) {
   auto& m = *impl_;
   std::unique_lock lock(m.mu);
-  m.reload_dags(false);
+  m.reload_dags_now();
   auto it = m.dags.dags.find(dag_id);
   if (it == m.dags.dags.end())
     return not_found(fmt::format("no DAG '{}' in {}", dag_id, m.opt.dags_dir.string()));
@@ -1096,7 +1104,7 @@ std::vector<RunRef> Scheduler::wait_runs(const std::string& dag_id,
 json Scheduler::dags_json() {
   auto& m = *impl_;
   std::unique_lock lock(m.mu);
-  m.reload_dags(false);
+  m.reload_dags_now();
   json dags = json::array();
   std::map<std::string, const Run*> last;
   for (const auto& [k, r] : m.runs) {
@@ -1147,7 +1155,7 @@ json Scheduler::dags_json() {
 Result<json> Scheduler::dag_json(const std::string& dag_id, size_t max_runs) {
   auto& m = *impl_;
   std::unique_lock lock(m.mu);
-  m.reload_dags(false);
+  m.reload_dags_now();
   auto it = m.dags.dags.find(dag_id);
   if (it == m.dags.dags.end()) return not_found(fmt::format("no DAG '{}'", dag_id));
   const auto& d = *it->second;

@@ -8,86 +8,13 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "cli/sluice_runner.h"
+#include "scheduler/scheduler_cli_fixture.h"
 
 namespace sluice::testing {
 namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
-
-class SchedulerCli : public SluiceTest {
- protected:
-  SchedulerCli() : SluiceTest("--data-dir state --log-level warn") {}
-  std::vector<int> started_;
-
-  void dag(const std::string& name, const std::string& yaml) {
-    fs::create_directories(dir_ / "dags");
-    std::ofstream(dir_ / "dags" / (name + ".yaml")) << yaml;
-  }
-  std::string file(const std::string& name) const { return slurp(dir_ / name); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  template <typename F>
-  bool wait_for(F&& f, int seconds = 30) {
-    for (int i = 0; i < seconds * 20; ++i) {
-      if (f()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  }
-  // Starts `sluice <args>` in the background; returns its pid.
-  int spawn(const std::string& args, int slot) {
-    auto out = path("stdout" + std::to_string(slot)), err = path("stderr" + std::to_string(slot));
-    std::string cmd = "cd '" + dir_.string() + "' && { '" + SLUICE_BINARY + "' " + prefix_ + " " +
-                      args + " >'" + out + "' 2>'" + err + "' </dev/null & echo $! >'" +
-                      path("bg.pid") + "'; }";
-    EXPECT_EQ(std::system(cmd.c_str()), 0);
-    return std::stoi(file("bg.pid"));
-  }
-  // Running (not gone, not a zombie).
-  static bool alive(int pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string s;
-    if (!std::getline(in, s)) return false;
-    auto rp = s.rfind(')');
-    return rp != std::string::npos && rp + 2 < s.size() && s[rp + 2] != 'Z' && s[rp + 2] != 'X';
-  }
-  static int pid_of(const std::string& text) { return std::stoi(text); }
-
-  void TearDown() override {
-    // Nothing a failed test started outlives it.
-    for (int pid : started_)
-      ::kill(pid, SIGKILL);
-    if (fs::exists(dir_ / "long.pid") && !file("long.pid").empty())
-      ::kill(-pid_of(file("long.pid")), SIGKILL);
-    SluiceTest::TearDown();
-  }
-
-  int start_daemon(int slot) {
-    int pid = spawn("scheduler --listen 127.0.0.1:0", slot);
-    started_.push_back(pid);
-    EXPECT_TRUE(wait_for([&] { return fs::exists(dir_ / "state/scheduler/daemon.json"); }))
-        << slurp(dir_ / ("stderr" + std::to_string(slot)));
-    return pid;
-  }
-  void stop(int pid) {
-    ::kill(pid, SIGTERM);
-    wait_for([&] { return !alive(pid); });
-  }
-  json show(const std::string& dag_id) {
-    auto r = sluice("dag show " + dag_id + " --json", 7);
-    auto j = json::parse(r.out, nullptr, false);
-    return j.is_discarded() ? json::object() : j;
-  }
-  std::string run_state(const std::string& dag_id, const std::string& ds) {
-    auto j = show(dag_id);
-    if (!j.contains("runs")) return "";
-    for (const auto& r : j["runs"])
-      if (r["ds"] == ds) return r["state"];
-    return "";
-  }
-};
 
 TEST_F(SchedulerCli, ShellDagRunsInDependencyOrderWithTemplatesAndLogs) {
   dag("chain", R"(description: three shell tasks
