@@ -3,6 +3,9 @@
 #include <duckdb.h>
 #include <fmt/format.h>
 
+#include <cstdint>
+#include <ctime>
+#include <limits>
 #include <vector>
 
 namespace sluice::engine {
@@ -135,6 +138,31 @@ std::string type_name(duckdb_type t) {
   }
 }
 
+// DuckDB's value API cannot turn a TIMESTAMP WITH TIME ZONE into text (it returns NULL): render
+// the stored UTC microseconds as DuckDB does in the session's time zone (UTC, set at open).
+std::string timestamptz_text(int64_t us) {
+  if (us == std::numeric_limits<int64_t>::max()) return "infinity";
+  if (us == -std::numeric_limits<int64_t>::max()) return "-infinity";
+  int64_t secs = us / 1000000, frac = us % 1000000;
+  if (frac < 0) {
+    frac += 1000000;
+    --secs;
+  }
+  std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  std::string out = buf;
+  if (frac != 0) {
+    std::string f = fmt::format("{:06d}", frac);
+    while (f.back() == '0')
+      f.pop_back();
+    out += "." + f;
+  }
+  return out + "+00";
+}
+
 // Owns a duckdb_result for its scope.
 struct ResultGuard {
   duckdb_result r{};
@@ -190,6 +218,11 @@ Result<QueryResult> Session::query(std::string_view sql) {
         continue;
       }
       char* v = duckdb_value_varchar(&g.r, c, r);
+      if (v == nullptr && duckdb_column_type(&g.r, c) == DUCKDB_TYPE_TIMESTAMP_TZ) {
+        const auto* us = static_cast<const int64_t*>(duckdb_column_data(&g.r, c));
+        row.emplace_back(us != nullptr ? timestamptz_text(us[r]) : std::string());
+        continue;
+      }
       row.emplace_back(v != nullptr ? std::string(v) : std::string());
       duckdb_free(v);
     }

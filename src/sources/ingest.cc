@@ -11,12 +11,16 @@
 // snapshot summary. Any failure deletes the files written so far and leaves the table as it
 // was.
 #include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <map>
@@ -100,7 +104,21 @@ struct TablePlan {
   lake::TableIdent ident;
   lake::TableIdent quarantine;
   std::vector<std::string> lake_only_columns;  // dropped in the source: written as NULL
+  // Lake DDL the table needs (create, or schema drift: add and widen columns), with a log line
+  // each; applied only once every table of the run has been planned.
+  std::vector<std::pair<std::string, std::string>> ddl;
 };
+
+// Whether the lake can widen a column of DuckDB type `from` to `to` (Iceberg's promotions:
+// int -> long, float -> double, decimal(P,S) -> decimal(P2,S) with P2 >= P).
+bool can_widen(const std::string& from, const std::string& to) {
+  if (from == to) return true;
+  if (from == "INTEGER" && to == "BIGINT") return true;
+  if (from == "FLOAT" && to == "DOUBLE") return true;
+  int p1 = 0, s1 = 0, p2 = 0, s2 = 0;
+  return std::sscanf(from.c_str(), "DECIMAL(%d,%d)", &p1, &s1) == 2 &&
+         std::sscanf(to.c_str(), "DECIMAL(%d,%d)", &p2, &s2) == 2 && s1 == s2 && p2 >= p1;
+}
 
 // The newest watermark recorded for a table: the first ancestor of the current snapshot whose
 // summary carries one (written atomically with that commit), or the property written after a
@@ -157,6 +175,8 @@ class Ingester {
 
     // Plan every table first: an unmappable column or a missing table stops the run before any
     // data moves.
+    // Schema changes are checked for every table before any is applied: a type that cannot
+    // widen commits nothing, not even another table's new column.
     std::vector<TablePlan> plans;
     for (const auto& t : tables) {
       auto plan = plan_table(t);
@@ -164,6 +184,12 @@ class Ingester {
         return plan.status().with_context(fmt::format("source {} table {}", src_.name, t.name));
       }
       plans.push_back(std::move(plan).value());
+    }
+    for (auto& p : plans) {
+      auto st = prepare_table(p);
+      if (!st.is_ok()) {
+        return st.with_context(fmt::format("source {} table {}", src_.name, p.cfg.name));
+      }
     }
     IngestReport report;
     report.source_position = meta_.position;
@@ -241,7 +267,18 @@ class Ingester {
           "rows already loaded");
     }
 
-    SLUICE_RETURN_IF_ERROR(ensure_lake_table(p));
+    SLUICE_RETURN_IF_ERROR(check_lake_schema(p));
+    return p;
+  }
+
+  // Applies the plan's lake DDL, then reads the watermark, the key range and the chunks.
+  Status prepare_table(TablePlan& p) {
+    for (const auto& [stmt, what] : p.ddl) {
+      SLUICE_RETURN_IF_ERROR(lake_.run(stmt).status());
+      log::info(what, {log::kv("table", p.ident.to_string())});
+    }
+    const TableConfig& cfg = p.cfg;
+    bool incremental = opts_.mode == LoadMode::kIncremental;
     if (incremental) {
       SLUICE_ASSIGN_OR_RETURN(auto t, lake_.catalog().load_table(p.ident));
       p.old_watermark = stored_watermark(t);
@@ -283,7 +320,7 @@ class Ingester {
     } else {
       p.chunks = {KeyRange{}};
     }
-    return p;
+    return Status::ok();
   }
 
   std::string lineage_columns_ddl() const {
@@ -291,10 +328,11 @@ class Ingester {
            "VARCHAR";
   }
 
-  // Creates raw.<source>_<table> or brings its schema in line with the source (schema drift):
-  // new columns are added, columns gone from the source stay (NULL in new rows), a changed type
-  // is widened when the lake allows it and is an error naming the column otherwise.
-  Status ensure_lake_table(TablePlan& p) {
+  // The DDL that creates raw.<source>_<table> or brings its schema in line with the source
+  // (schema drift): new columns are added, columns gone from the source stay (NULL in new rows),
+  // a changed type is widened when the lake allows it and is an error naming the column
+  // otherwise. Runs nothing: prepare_table applies p.ddl.
+  Status check_lake_schema(TablePlan& p) {
     auto& cat = lake_.catalog();
     if (!cat.table_exists(p.ident)) {
       std::string ddl = "CREATE TABLE " + p.ident.to_string() + " (";
@@ -303,8 +341,7 @@ class Ingester {
       ddl += lineage_columns_ddl() + ") PARTITIONED BY (day(_ingested_at))";
       ddl += fmt::format(" WITH ('sluice.source' = {}, 'sluice.source-table' = {})",
                          detail::sql_literal(src_.name), detail::sql_literal(p.cfg.name));
-      SLUICE_RETURN_IF_ERROR(lake_.run(ddl).status());
-      log::info("created lake table", {log::kv("table", p.ident.to_string())});
+      p.ddl.emplace_back(std::move(ddl), "created lake table");
       return Status::ok();
     }
     // Compare DuckDB's canonical spelling of both sides.
@@ -327,24 +364,20 @@ class Ingester {
       std::string type = want.rows.at(i)[1].value_or("");
       auto it = lake_types.find(c.name);
       if (it == lake_types.end()) {
-        SLUICE_RETURN_IF_ERROR(
-            lake_
-                .run(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", p.ident.to_string(),
-                                 lake_ident(c.name), c.lake_type))
-                .status());
-        log::info("schema drift: added column",
-                  {log::kv("table", p.ident.to_string()), log::kv("column", c.name)});
+        p.ddl.emplace_back(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", p.ident.to_string(),
+                                       lake_ident(c.name), c.lake_type),
+                           "schema drift: added column " + c.name);
       } else if (it->second != type) {
-        auto st = lake_.run(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {}",
-                                        p.ident.to_string(), lake_ident(c.name), c.lake_type));
-        if (!st.is_ok()) {
+        if (!can_widen(it->second, type)) {
           return invalid_argument(fmt::format(
-              "column '{}' changed type in the source: the lake has {}, the source now maps to "
-              "{}, which cannot widen ({})",
-              c.name, it->second, type, st.status().message()));
+              "column '{}' changed type in the source (now {}): {} has {}, which cannot widen "
+              "to {} (the lake widens int -> long, float -> double, decimal(P,S) -> "
+              "decimal(P2,S) with P2 >= P); nothing was loaded",
+              c.name, p.source_columns[i].type, p.ident.to_string(), it->second, type));
         }
-        log::info("schema drift: widened column",
-                  {log::kv("table", p.ident.to_string()), log::kv("column", c.name)});
+        p.ddl.emplace_back(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {}",
+                                       p.ident.to_string(), lake_ident(c.name), c.lake_type),
+                           "schema drift: widened column " + c.name);
       }
     }
     for (const auto& [name, type] : lake_types) {
@@ -662,9 +695,33 @@ class Ingester {
 
 }  // namespace
 
+namespace {
+// Work folders `ingest-<source>-<pid>` left next to this run's by runs that were killed (their
+// chunk pipes): removed once their process is gone.
+void remove_stale_work_dirs(const std::filesystem::path& work_dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(work_dir.parent_path(), ec)) {
+    std::string name = e.path().filename().string();
+    auto dash = name.rfind('-');
+    if (name.rfind("ingest-", 0) != 0 || dash == std::string::npos || dash + 1 == name.size() ||
+        e.path() == work_dir) {
+      continue;
+    }
+    std::string pid = name.substr(dash + 1);
+    if (!std::all_of(pid.begin(), pid.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
+    if (::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH) {
+      std::filesystem::remove_all(e.path(), ec);
+    }
+  }
+}
+}  // namespace
+
 Result<IngestReport> ingest(const SourceConfig& source, engine::LakeSession& lake,
                             const IngestOptions& options) {
   if (options.work_dir.empty()) return invalid_argument("ingest: work_dir is required");
+  remove_stale_work_dirs(options.work_dir);
   if (source.kind == SourceKind::kFiles) return detail::ingest_files(source, lake, options);
   if (source.kind == SourceKind::kRest) return detail::ingest_rest(source, lake, options);
   Ingester ing(source, lake, options);

@@ -410,4 +410,80 @@ TEST_F(FileRestIT, BadSourceFilesNameFileAndLine) {
   EXPECT_NE(r3.out.find("TLS"), std::string::npos) << r3.out;
 }
 
+// The README's file-drop and CRM API steps, with the example platform's own source files
+// (examples/ecommerce/sources/drops.toml and crm.toml) run as a new user runs them from the
+// repository root: `sluice ingest examples/ecommerce/sources/<name>.toml`.
+TEST_F(FileRestIT, ReadmeExampleDropsAndCrmSourcesWork) {
+  const fs::path src = fs::path(SLUICE_SOURCE_DIR);
+  std::ifstream readme_in(src / "README.md");
+  std::stringstream readme;
+  readme << readme_in.rdbuf();
+  for (const char* step :
+       {"sluice ingest examples/ecommerce/sources/drops.toml",
+        "export SLUICE_CRM_TOKEN=", "sluice gen crm-api --listen 127.0.0.1:8765 &",
+        "sluice ingest examples/ecommerce/sources/crm.toml"}) {
+    EXPECT_NE(readme.str().find(step), std::string::npos) << "README lost the step: " << step;
+  }
+  fs::create_directories(dir_ / "examples" / "ecommerce");
+  auto cp = run_shell("cp -rp " + (src / "examples" / "ecommerce" / "sources").string() + " " +
+                      (src / "examples" / "ecommerce" / "drops").string() + " " +
+                      (dir_ / "examples" / "ecommerce").string());
+  ASSERT_EQ(cp.code, 0) << cp.out;
+  // The example drops: every CSV line but the headers is a row.
+  long long expected_returns = 0;
+  for (auto& e : fs::recursive_directory_iterator(dir_ / "examples" / "ecommerce" / "drops")) {
+    if (!e.is_regular_file()) continue;
+    fs::last_write_time(e.path(), fs::file_time_type::clock::now() - std::chrono::minutes(1));
+    if (e.path().extension() != ".csv") continue;
+    std::ifstream in(e.path());
+    std::string line;
+    long long n = 0;
+    while (std::getline(in, line))
+      if (!line.empty()) ++n;
+    expected_returns += n - 1;
+  }
+  ASSERT_GT(expected_returns, 0);
+
+  auto d1 = sluice("ingest examples/ecommerce/sources/drops.toml");
+  ASSERT_EQ(d1.code, 0) << d1.out;
+  EXPECT_EQ(value("SELECT count(*) FROM raw.drops_returns"), std::to_string(expected_returns));
+  EXPECT_EQ(value("SELECT count(*) FROM raw.drops_returns WHERE _ingested_at IS NULL OR "
+                  "_source_position IS NULL"),
+            "0");
+  auto d2 = sluice("ingest examples/ecommerce/sources/drops.toml");
+  ASSERT_EQ(d2.code, 0) << d2.out;
+  EXPECT_EQ(value("SELECT count(*) FROM raw.drops_returns"), std::to_string(expected_returns));
+
+  // The CRM API on a free port instead of the README's 8765 (the only change to crm.toml).
+  ::setenv("SLUICE_CRM_TOKEN", "demo-token", 1);
+  int port = start_api("");
+  ASSERT_GT(port, 0);
+  fs::path crm = dir_ / "examples" / "ecommerce" / "sources" / "crm.toml";
+  std::string text;
+  {
+    std::ifstream in(crm);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  auto at = text.find("base_url = \"http://127.0.0.1:8765\"");
+  ASSERT_NE(at, std::string::npos) << "crm.toml no longer matches the README's --listen:\n" << text;
+  text.replace(at, std::string("base_url = \"http://127.0.0.1:8765\"").size(),
+               "base_url = \"http://127.0.0.1:" + std::to_string(port) + "\"");
+  std::ofstream(crm) << text;
+  auto c1 = sluice("ingest examples/ecommerce/sources/crm.toml");
+  ASSERT_EQ(c1.code, 0) << c1.out;
+  std::string customers = value("SELECT count(*) FROM raw.crm_customers");
+  EXPECT_EQ(customers, "200");
+  EXPECT_EQ(value("SELECT count(*) FROM raw.crm_interactions"), "600");
+  // docs/sources.md's query.
+  EXPECT_EQ(value("SELECT sum(n) FROM (SELECT country, count(*) AS n FROM raw.crm_customers "
+                  "GROUP BY 1)"),
+            customers);
+  auto c2 = sluice("ingest examples/ecommerce/sources/crm.toml --mode incremental");
+  ASSERT_EQ(c2.code, 0) << c2.out;
+  EXPECT_EQ(value("SELECT count(*) FROM raw.crm_customers"), customers);
+  EXPECT_EQ(stat(port, "unauthorized"), 0);
+}
+
 }  // namespace

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -14,6 +15,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -141,7 +145,115 @@ class SourcesIT : public ::testing::Test {
     return -1;
   }
 
+  // Every row of a lake query (CSV, header dropped; one column expected).
+  std::vector<std::string> lake_lines(const std::string& sql) {
+    auto r = sluice("sql --format csv -e \"" + sql + "\"", lake_);
+    EXPECT_EQ(r.code, 0) << sql << "\n" << r.out.substr(0, 2000);
+    std::vector<std::string> lines;
+    std::istringstream in(r.out);
+    std::string line;
+    bool header = true;
+    while (std::getline(in, line)) {
+      if (header) {
+        header = false;
+        continue;
+      }
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.size() >= 2 && line.front() == '"' && line.back() == '"') {
+        line = line.substr(1, line.size() - 2);
+      }
+      lines.push_back(line);
+    }
+    return lines;
+  }
+  // Lines "key|..." by key (the text before the first '|').
+  static std::map<std::string, std::string> by_key(const std::vector<std::string>& lines) {
+    std::map<std::string, std::string> m;
+    for (const auto& l : lines)
+      m[l.substr(0, l.find('|'))] = l;
+    return m;
+  }
+  static std::vector<std::string> pg_lines(const std::string& sql) {
+    std::vector<std::string> out;
+    auto c = PgConn::connect(pg_ep(), "test");
+    EXPECT_TRUE(c.is_ok()) << c.status().message();
+    if (!c.is_ok()) return out;
+    auto r = c->query(sql);
+    EXPECT_TRUE(r.is_ok()) << r.status().message();
+    if (!r.is_ok()) return out;
+    for (auto& row : *r)
+      out.push_back(row.at(0).value_or("NULL"));
+    return out;
+  }
+  static std::vector<std::string> my_lines(const std::string& sql) {
+    std::vector<std::string> out;
+    auto c = MyConn::connect(my_ep());
+    EXPECT_TRUE(c.is_ok()) << c.status().message();
+    if (!c.is_ok()) return out;
+    auto r = c->query(sql);
+    EXPECT_TRUE(r.is_ok()) << r.status().message();
+    if (!r.is_ok()) return out;
+    for (auto& row : *r)
+      out.push_back(row.at(0).value_or("NULL"));
+    return out;
+  }
+  static void my_exec(const std::string& sql) {
+    auto c = MyConn::connect(my_ep());
+    ASSERT_TRUE(c.is_ok()) << c.status().message();
+    auto st = c->exec(sql);
+    ASSERT_TRUE(st.is_ok()) << sql << ": " << st.message();
+  }
+  // `sluice <args> --data-dir <lake>` in the background, its output in `log`; the pid is the
+  // sluice process itself (exec), so SIGKILL hits it and nothing else.
+  pid_t spawn(const std::string& args, const fs::path& log) {
+    std::string cmd = "cd " + g_env->dir.string() + " && exec " + SLUICE_BINARY + " " + args +
+                      " --data-dir " + lake_ + " > " + log.string() + " 2>&1";
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    return pid;
+  }
+  // Parquet files under a lake table's data folder (committed or not).
+  size_t data_files(const std::string& table) {
+    size_t n = 0;
+    std::error_code ec;
+    fs::path dir = fs::path(lake_) / "lake" / "raw" / table / "data";
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+         it.increment(ec)) {
+      if (it->is_regular_file() && it->path().extension() == ".parquet") ++n;
+    }
+    return n;
+  }
+  // Starts `sluice ingest <args>` and SIGKILLs it once it has written a data file the table
+  // does not reference yet (mid-load, before its commit). Returns how the process ended.
+  std::string kill_mid_load(const std::string& args, const std::string& table) {
+    size_t before = data_files(table);
+    fs::path log = fs::path(lake_ + "-killed.log");
+    pid_t pid = spawn("ingest " + args, log);
+    if (pid <= 0) return "fork failed";
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    int status = 0;
+    while (data_files(table) <= before && std::chrono::steady_clock::now() < deadline) {
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        std::ifstream in(log);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return "ended before any new data file (status " + std::to_string(status) + "):\n" +
+               ss.str();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    killed_pid_ = pid;
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) return "killed";
+    return "exited with status " + std::to_string(status);
+  }
+
   std::string lake_;
+  pid_t killed_pid_ = -1;
 };
 
 TEST_F(SourcesIT, SnapshotMatchesSourceCountsSumsAndTypes) {
@@ -390,6 +502,309 @@ TEST_F(SourcesIT, SchemaDriftAddsColumnsAndKeepsDroppedOnes) {
   pg_exec("ALTER TABLE categories DROP COLUMN bad");
   EXPECT_EQ(r4.code, 1);
   EXPECT_NE(r4.out.find("column 'bad' has type interval"), std::string::npos) << r4.out;
+}
+
+// `sluice gen activity` (orders placed, advanced, settled, purged; stock moved in MariaDB)
+// writes while `sluice ingest --mode incremental` runs again and again. After the writers stop
+// and one last run, the lake's latest version of every key is exactly the source's row: no
+// change skipped, no version loaded twice.
+TEST_F(SourcesIT, IncrementalUnderConcurrentWritesEndsEqualToTheSource) {
+  // Everything is loaded before the writers start: a key the lake has and the source lacks can
+  // then only be an order the writers purged (incremental loads do not see deletes).
+  auto first = ingest("shop --tables orders,payments --mode incremental");
+  ASSERT_EQ(first.code, 0) << first.out;
+  auto first_inv = ingest("inv --tables inventory --mode incremental");
+  ASSERT_EQ(first_inv.code, 0) << first_inv.out;
+
+  std::atomic<bool> done{false};
+  Outcome act;
+  std::thread writer([&] {
+    act = sluice("gen activity --rate 150 --duration 12 --seed 11");
+    done = true;
+  });
+  int runs = 0;
+  std::string failures;
+  while (!done) {
+    auto r = ingest("shop --tables orders,payments --mode incremental");
+    if (r.code != 0) failures += r.out;
+    auto m = ingest("inv --tables inventory --mode incremental");
+    if (m.code != 0) failures += m.out;
+    ++runs;
+  }
+  writer.join();
+  ASSERT_EQ(act.code, 0) << act.out;
+  EXPECT_EQ(failures, "");
+  EXPECT_GE(runs, 3) << "too few incremental runs overlapped the writers";
+  auto last = ingest("shop --tables orders,payments --mode incremental");
+  ASSERT_EQ(last.code, 0) << last.out;
+  auto last_inv = ingest("inv --tables inventory --mode incremental");
+  ASSERT_EQ(last_inv.code, 0) << last_inv.out;
+  long long purged = -1;
+  std::smatch m;
+  if (std::regex_search(act.out, m, std::regex(R"(cancelled orders purged\s+(\d+))"))) {
+    purged = std::stoll(m[1]);
+  }
+  ASSERT_GE(purged, 0) << act.out;
+
+  // No row version twice.
+  EXPECT_EQ(lake_value("SELECT count(*) - count(DISTINCT (order_id, updated_at)) FROM "
+                       "raw.shop_orders"),
+            "0");
+  EXPECT_EQ(lake_value("SELECT count(*) - count(DISTINCT (payment_id, updated_at)) FROM "
+                       "raw.shop_payments"),
+            "0");
+  EXPECT_EQ(lake_value("SELECT count(*) - count(DISTINCT (inventory_id, updated_at)) FROM "
+                       "raw.inv_inventory"),
+            "0");
+  // Later runs did load new versions of rows loaded before.
+  EXPECT_EQ(lake_value("SELECT count(*) > count(DISTINCT order_id) FROM raw.shop_orders"), "true");
+
+  // Orders: the latest version per key equals the source row, for every source row.
+  auto lake_orders = by_key(lake_lines(
+      "SELECT order_id || '|' || status || '|' || total_amount || '|' || coalesce("
+      "CAST(shipping_date AS VARCHAR), '') || '|' || epoch_us(updated_at) FROM raw.shop_orders "
+      "QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY updated_at DESC) = 1"));
+  auto src_orders = by_key(
+      pg_lines("SELECT order_id || '|' || status || '|' || total_amount || '|' || "
+               "coalesce(shipping_date::text, '') || '|' || (extract(epoch FROM updated_at) * "
+               "1000000)::bigint FROM orders"));
+  ASSERT_GT(src_orders.size(), 10000u);
+  int differ = 0;
+  for (const auto& [k, line] : src_orders) {
+    auto it = lake_orders.find(k);
+    if (it == lake_orders.end() || it->second != line) {
+      if (++differ <= 5) {
+        ADD_FAILURE() << "order " << k << ": source " << line << ", lake "
+                      << (it == lake_orders.end() ? "(missing)" : it->second);
+      }
+    }
+  }
+  EXPECT_EQ(differ, 0);
+  std::set<std::string> purged_orders;
+  for (const auto& [k, line] : lake_orders)
+    if (!src_orders.count(k)) purged_orders.insert(k);
+  EXPECT_LE(static_cast<long long>(purged_orders.size()), purged);
+  for (const auto& k : purged_orders) {
+    EXPECT_NE(lake_orders[k].find("|CANCELLED|"), std::string::npos) << lake_orders[k];
+  }
+
+  // Payments: the same; a payment only the lake has belongs to a purged order.
+  auto lake_payments = by_key(lake_lines(
+      "SELECT payment_id || '|' || order_id || '|' || status || '|' || amount || '|' || "
+      "coalesce(failure_reason, '') || '|' || epoch_us(updated_at) FROM raw.shop_payments "
+      "QUALIFY row_number() OVER (PARTITION BY payment_id ORDER BY updated_at DESC) = 1"));
+  auto src_payments = by_key(
+      pg_lines("SELECT payment_id || '|' || order_id || '|' || status || '|' || amount || '|' || "
+               "coalesce(failure_reason, '') || '|' || (extract(epoch FROM updated_at) * "
+               "1000000)::bigint FROM payments"));
+  differ = 0;
+  for (const auto& [k, line] : src_payments) {
+    auto it = lake_payments.find(k);
+    if (it == lake_payments.end() || it->second != line) {
+      if (++differ <= 5) {
+        ADD_FAILURE() << "payment " << k << ": source " << line << ", lake "
+                      << (it == lake_payments.end() ? "(missing)" : it->second);
+      }
+    }
+  }
+  EXPECT_EQ(differ, 0);
+  for (const auto& [k, line] : lake_payments) {
+    if (src_payments.count(k)) continue;
+    auto a = line.find('|') + 1;
+    EXPECT_TRUE(purged_orders.count(line.substr(a, line.find('|', a) - a))) << line;
+  }
+
+  // MariaDB inventory (no deletes): the latest versions are exactly the source's rows.
+  auto lake_inv = lake_lines(
+      "SELECT inventory_id || '|' || quantity || '|' || strftime(updated_at, "
+      "'%Y-%m-%d %H:%M:%S.%f') AS r FROM raw.inv_inventory QUALIFY row_number() OVER (PARTITION "
+      "BY inventory_id ORDER BY updated_at DESC) = 1 ORDER BY inventory_id");
+  auto src_inv = my_lines(
+      "SELECT CONCAT(inventory_id, '|', quantity, '|', DATE_FORMAT(updated_at, "
+      "'%Y-%m-%d %H:%i:%s.%f')) FROM inventory ORDER BY inventory_id");
+  ASSERT_GT(src_inv.size(), 100u);
+  EXPECT_EQ(lake_inv, src_inv);
+  EXPECT_EQ(lake_value("SELECT count(*) > count(DISTINCT inventory_id) FROM raw.inv_inventory"),
+            "true");
+}
+
+// A real crash: `sluice ingest` is SIGKILLed after it wrote data files and before its commit,
+// once in a snapshot and once in an incremental load. The table stays at its previous commit
+// (nothing half-visible), and the rerun loads every row exactly once from the right watermark.
+TEST_F(SourcesIT, KilledSnapshotAndIncrementalLeaveTheTableIntactAndRerunIsExact) {
+  std::ofstream(g_env->dir / "sources" / "bulk.toml")
+      << "type = \"postgres\"\nport = " << g_env->pg_port
+      << "\ndatabase = \"shop\"\nparallelism = 2\n"
+      << "[tables.bulk]\ncursor = \"updated_at\"\nlook_back = 300\nchunk_rows = 1000\n";
+  pg_exec(
+      "DROP TABLE IF EXISTS bulk; CREATE TABLE bulk (id bigint PRIMARY KEY, grp int NOT NULL, "
+      "amount numeric(12,2) NOT NULL, pad text NOT NULL, updated_at timestamptz NOT NULL); "
+      "INSERT INTO bulk SELECT g, g % 97, (g % 100000) / 100.0, md5(g::text) || md5((g + "
+      "1)::text), "
+      "now() - interval '3 hours' + g * interval '10 milliseconds' FROM generate_series(1, "
+      "500000) g; CREATE INDEX ON bulk "
+      "(updated_at); ANALYZE bulk");
+  const std::string src_state =
+      "SELECT count(*) || '/' || sum(id) || '/' || sum(grp) || '/' || sum(amount) || '/' || "
+      "sum((extract(epoch FROM updated_at) * 1000000)::bigint) FROM bulk";
+  const std::string lake_latest =
+      "SELECT count(*) || '/' || sum(id) || '/' || sum(grp) || '/' || sum(amount) || '/' || "
+      "sum(epoch_us(updated_at)) FROM (SELECT * FROM raw.bulk_bulk QUALIFY row_number() OVER "
+      "(PARTITION BY id ORDER BY updated_at DESC) = 1)";
+  auto first = ingest("bulk");
+  ASSERT_EQ(first.code, 0) << first.out;
+  ASSERT_EQ(lake_value("SELECT count(*) FROM raw.bulk_bulk"), "500000");
+
+  // Snapshot killed mid-way: still the first snapshot, none of the new values.
+  pg_exec("UPDATE bulk SET grp = -1 WHERE id <= 1000");
+  auto snaps = sluice("table snapshots raw.bulk_bulk --format csv", lake_);
+  ASSERT_EQ(kill_mid_load("bulk", "bulk_bulk"), "killed");
+  fs::path killed_work = fs::path(lake_) / "tmp" / ("ingest-bulk-" + std::to_string(killed_pid_));
+  EXPECT_TRUE(fs::exists(killed_work));
+  EXPECT_EQ(sluice("table snapshots raw.bulk_bulk --format csv", lake_).out, snaps.out);
+  EXPECT_EQ(lake_value("SELECT count(*) || '/' || count(DISTINCT id) || '/' || count(*) FILTER "
+                       "(WHERE grp = -1) FROM raw.bulk_bulk"),
+            "500000/500000/0");
+  auto rerun = ingest("bulk");
+  ASSERT_EQ(rerun.code, 0) << rerun.out;
+  EXPECT_EQ(lake_value("SELECT count(*) || '/' || count(DISTINCT id) || '/' || count(*) FILTER "
+                       "(WHERE grp = -1) FROM raw.bulk_bulk"),
+            "500000/500000/1000");
+  EXPECT_EQ(lake_value(lake_latest), pg_value(src_state));
+  EXPECT_FALSE(fs::exists(killed_work)) << "the killed run's work folder was not cleaned up";
+
+  // Incremental killed mid-way: no new rows, the watermark unchanged; the rerun loads exactly
+  // the rows changed since it.
+  pg_exec(
+      "INSERT INTO bulk SELECT g, g % 89, 1.25, md5(g::text), now() FROM generate_series(500001, "
+      "800000) g; UPDATE bulk SET grp = -2, updated_at = now() WHERE id BETWEEN 1001 AND 3000");
+  snaps = sluice("table snapshots raw.bulk_bulk --format csv", lake_);
+  auto props = sluice("table describe raw.bulk_bulk", lake_);
+  ASSERT_EQ(kill_mid_load("bulk --mode incremental", "bulk_bulk"), "killed");
+  EXPECT_EQ(sluice("table snapshots raw.bulk_bulk --format csv", lake_).out, snaps.out);
+  EXPECT_EQ(sluice("table describe raw.bulk_bulk", lake_).out, props.out);
+  EXPECT_EQ(lake_value("SELECT count(*) FROM raw.bulk_bulk"), "500000");
+  auto inc = ingest("bulk --mode incremental");
+  ASSERT_EQ(inc.code, 0) << inc.out;
+  EXPECT_EQ(reported_rows(inc.out, "raw.bulk_bulk"), 302000) << inc.out;
+  EXPECT_EQ(lake_value("SELECT count(*) || '/' || count(DISTINCT (id, updated_at)) FROM "
+                       "raw.bulk_bulk"),
+            "802000/802000");
+  EXPECT_EQ(lake_value(lake_latest), pg_value(src_state));
+  auto idle = ingest("bulk --mode incremental");
+  ASSERT_EQ(idle.code, 0) << idle.out;
+  EXPECT_EQ(reported_rows(idle.out, "raw.bulk_bulk"), 0) << idle.out;
+  pg_exec("DROP TABLE bulk");
+}
+
+// A source column whose type the lake cannot widen to (integer -> text, numeric(10,2) ->
+// numeric(8,2)) stops the run with an error naming the table and the column, and nothing is
+// committed: not the other tables' new columns, not data. Widening types load.
+TEST_F(SourcesIT, TypeChangeThatCannotWidenNamesTableAndColumnAndCommitsNothing) {
+  std::ofstream(g_env->dir / "sources" / "drift.toml")
+      << "type = \"postgres\"\nport = " << g_env->pg_port << "\ndatabase = \"shop\"\n"
+      << "[tables.drift_a]\n[tables.drift_b]\n";
+  pg_exec(
+      "DROP TABLE IF EXISTS drift_a, drift_b; CREATE TABLE drift_a (id int PRIMARY KEY, v int); "
+      "INSERT INTO drift_a VALUES (1, 1), (2, 2); CREATE TABLE drift_b (id int PRIMARY KEY, "
+      "n int, amount numeric(10,2)); INSERT INTO drift_b SELECT g, g, g * 1.5 FROM "
+      "generate_series(1, 10) g");
+  auto r1 = ingest("drift");
+  ASSERT_EQ(r1.code, 0) << r1.out;
+  auto state = [&] {
+    std::string s;
+    for (const char* t : {"raw.drift_drift_a", "raw.drift_drift_b"}) {
+      s += sluice(std::string("table snapshots ") + t + " --format csv", lake_).out;
+      s += sluice(std::string("sql --format csv -e \"DESCRIBE ") + t + "\"", lake_).out;
+    }
+    return s;
+  };
+  std::string before = state();
+
+  // drift_a gains a column (would be added), drift_b's n becomes text: nothing happens.
+  pg_exec(
+      "ALTER TABLE drift_a ADD COLUMN extra text; UPDATE drift_a SET extra = 'x'; ALTER TABLE "
+      "drift_b ADD COLUMN note text; ALTER TABLE drift_b ALTER COLUMN n TYPE text");
+  auto r2 = ingest("drift");
+  EXPECT_EQ(r2.code, 1) << r2.out;
+  EXPECT_NE(r2.out.find("table drift_b"), std::string::npos) << r2.out;
+  EXPECT_NE(r2.out.find("column 'n' changed type in the source (now text)"), std::string::npos)
+      << r2.out;
+  EXPECT_NE(r2.out.find("raw.drift_drift_b has INTEGER, which cannot widen to VARCHAR"),
+            std::string::npos)
+      << r2.out;
+  EXPECT_EQ(state(), before);
+  // A narrower numeric: the same.
+  pg_exec(
+      "ALTER TABLE drift_b ALTER COLUMN n TYPE int USING n::int; ALTER TABLE drift_b ALTER "
+      "COLUMN amount TYPE numeric(8,2)");
+  auto r3 = ingest("drift");
+  EXPECT_EQ(r3.code, 1) << r3.out;
+  EXPECT_NE(r3.out.find("column 'amount' changed type in the source (now numeric(8,2))"),
+            std::string::npos)
+      << r3.out;
+  EXPECT_NE(r3.out.find("DECIMAL(10,2), which cannot widen to DECIMAL(8,2)"), std::string::npos)
+      << r3.out;
+  EXPECT_EQ(state(), before);
+
+  // Types that widen (int -> bigint, numeric(10,2) -> numeric(14,2)) load, with the new columns.
+  pg_exec(
+      "ALTER TABLE drift_b ALTER COLUMN n TYPE bigint, ALTER COLUMN amount TYPE numeric(14,2); "
+      "UPDATE drift_b SET n = n + 5000000000, note = 'big'");
+  auto r4 = ingest("drift");
+  ASSERT_EQ(r4.code, 0) << r4.out;
+  EXPECT_EQ(lake_value("SELECT string_agg(column_name || ':' || column_type, ' ' ORDER BY "
+                       "column_name) FROM (DESCRIBE SELECT n, amount, note FROM "
+                       "raw.drift_drift_b)"),
+            "amount:DECIMAL(14,2) n:BIGINT note:VARCHAR");
+  EXPECT_EQ(lake_value("SELECT sum(n) || '/' || sum(amount) || '/' || count(note) FROM "
+                       "raw.drift_drift_b"),
+            pg_value("SELECT sum(n) || '/' || sum(amount) || '/' || count(note) FROM drift_b"));
+  EXPECT_EQ(lake_value("SELECT count(extra) FROM raw.drift_drift_a"), "2");
+  pg_exec("DROP TABLE drift_a, drift_b");
+}
+
+// Schema drift from MariaDB: an added column lands in the raw table, a type that cannot widen
+// is an error naming the column, a widening one loads.
+TEST_F(SourcesIT, MariaDbSchemaDrift) {
+  std::ofstream(g_env->dir / "sources" / "mdrift.toml")
+      << "type = \"mariadb\"\nport = " << g_env->my_port << "\ndatabase = \"inventory\"\n"
+      << "[tables.drift_m]\ncursor = \"updated_at\"\n";
+  my_exec("DROP TABLE IF EXISTS drift_m");
+  my_exec(
+      "CREATE TABLE drift_m (id INT PRIMARY KEY, qty INT NOT NULL, updated_at DATETIME(6) NOT "
+      "NULL)");
+  my_exec("INSERT INTO drift_m VALUES (1, 10, NOW(6)), (2, 20, NOW(6)), (3, 30, NOW(6))");
+  auto r1 = ingest("mdrift");
+  ASSERT_EQ(r1.code, 0) << r1.out;
+  my_exec("ALTER TABLE drift_m ADD COLUMN note VARCHAR(40) NULL");
+  my_exec(
+      "UPDATE drift_m SET note = CONCAT('n', id), updated_at = NOW(6) + INTERVAL 1 SECOND WHERE "
+      "id <= 2");
+  auto r2 = ingest("mdrift --mode incremental");
+  ASSERT_EQ(r2.code, 0) << r2.out;
+  EXPECT_EQ(reported_rows(r2.out, "raw.mdrift_drift_m"), 2) << r2.out;
+  EXPECT_EQ(lake_value("SELECT string_agg(note, ',' ORDER BY note) FROM raw.mdrift_drift_m"),
+            "n1,n2");
+  EXPECT_EQ(lake_value("SELECT count(*) FROM raw.mdrift_drift_m WHERE note IS NULL"), "3");
+
+  auto snaps = sluice("table snapshots raw.mdrift_drift_m --format csv", lake_);
+  my_exec("ALTER TABLE drift_m MODIFY qty VARCHAR(10) NOT NULL");
+  auto r3 = ingest("mdrift");
+  EXPECT_EQ(r3.code, 1) << r3.out;
+  EXPECT_NE(r3.out.find("column 'qty' changed type in the source (now varchar(10))"),
+            std::string::npos)
+      << r3.out;
+  EXPECT_NE(r3.out.find("table drift_m"), std::string::npos) << r3.out;
+  EXPECT_EQ(sluice("table snapshots raw.mdrift_drift_m --format csv", lake_).out, snaps.out);
+
+  my_exec("ALTER TABLE drift_m MODIFY qty BIGINT NOT NULL");
+  my_exec("UPDATE drift_m SET qty = 9000000000 WHERE id = 3");
+  auto r4 = ingest("mdrift");
+  ASSERT_EQ(r4.code, 0) << r4.out;
+  EXPECT_EQ(lake_value("SELECT min(typeof(qty)) || '/' || sum(qty) FROM raw.mdrift_drift_m"),
+            "BIGINT/9000000030");
+  my_exec("DROP TABLE drift_m");
 }
 
 }  // namespace
