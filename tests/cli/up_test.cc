@@ -125,6 +125,17 @@ TEST_F(UpTest, StartsEveryServiceAndStopsOnSigterm) {
                   " -U admin -c 'select 1' sluice > bad.out 2>&1"),
             0);
 
+  // What a new user reads on the terminal: the console's URL and where the admin password is.
+  std::string printed = slurp(dir_ / "stdout9");
+  EXPECT_NE(
+      printed.find("console    http://127.0.0.1:" + port_of(console.substr(0, console.size() - 1))),
+      std::string::npos)
+      << printed << console;
+  EXPECT_NE(printed.find("login      user admin, password in " +
+                         (dir_ / "state" / "admin-password").string()),
+            std::string::npos)
+      << printed;
+
   ASSERT_TRUE(stop(pid));
   EXPECT_NE(slurp(dir_ / "stdout9").find("sluice up: stopped"), std::string::npos)
       << slurp(dir_ / "stderr9");
