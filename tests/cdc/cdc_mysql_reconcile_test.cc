@@ -25,10 +25,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using Outcome = sluice::testing::ShellOutcome;
-Outcome shell(const std::string& cmd) {
-  return sluice::testing::run_shell(cmd);
-}
-sluice::testing::SourceServers* g_env = nullptr;
 
 // Whitespace collapsed to single spaces.
 std::string flat(const std::string& s) {
@@ -39,62 +35,20 @@ std::string flat(const std::string& s) {
   return out;
 }
 
-using Stream = sluice::testing::CdcStream;
-
-class CdcMysqlReconcileIT : public ::testing::Test {
+class CdcMysqlReconcileIT : public sluice::testing::CdcSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto started = sluice::testing::SourceServers::start({.name = "cdcrec", .postgres = false});
-    ASSERT_TRUE(started.ok) << started.error;
-    g_env = started.servers;
-    fs::create_directories(g_env->dir / "sources");
-    std::ofstream(g_env->dir / "sluice.toml")
-        << "[log]\nlevel = \"info\"\n[engine]\nthreads = 2\n[cdc]\ncommit_interval_ms = 200\n"
-        << "publish = false\n";
-  }
-  static void TearDownTestSuite() {
-    sluice::testing::SourceServers::stop_instance();
-    g_env = nullptr;
-  }
-  void SetUp() override {
-    if (g_env == nullptr) GTEST_SKIP() << "MariaDB did not start";
-    name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    data_ = (g_env->dir / ("data-" + name_)).string();
-  }
+  static void SetUpTestSuite() { start_servers({.name = "cdcrec", .postgres = false}); }
 
   // A source file `<name>.toml` streaming `tables` of database inventory.
   static void write_source(const std::string& name, const std::vector<std::string>& tables) {
-    std::ofstream f(g_env->dir / "sources" / (name + ".toml"));
-    f << "type = \"mariadb\"\nhost = \"127.0.0.1\"\nport = " << g_env->my_port
+    std::ofstream f(env_->dir / "sources" / (name + ".toml"));
+    f << "type = \"mariadb\"\nhost = \"127.0.0.1\"\nport = " << env_->my_port
       << "\ndatabase = \"inventory\"\nuser = \"sluice\"\npassword_env = "
          "\"SLUICE_MYSQL_PASSWORD\"\n";
     for (const auto& t : tables)
       f << "[tables." << t << "]\n";
     f << "[cdc]\nenabled = true\nheartbeat_ms = 500\n";
   }
-  // Runs SQL as root through the server's Unix socket (root may SET sql_log_bin).
-  static Outcome my_sql(const std::string& statements) {
-    fs::path f = g_env->dir / "stmt.sql";
-    std::ofstream(f) << statements << "\n";
-    return shell(
-        "mariadb --no-defaults --socket=" + (g_env->dir / "mariadb" / "mysqld.sock").string() +
-        " -uroot -N -B inventory < " + f.string());
-  }
-  static void my_exec(const std::string& statements) {
-    auto o = my_sql(statements);
-    ASSERT_EQ(o.code, 0) << statements << "\n" << o.out;
-  }
-  Outcome sluice(const std::string& args) { return lake().sluice(args); }
-  std::string lake_value(const std::string& sql) { return lake().value(sql); }
-  bool wait_state(const std::string& source, const std::string& state, Stream* s) {
-    return lake().wait_state(source, state, s);
-  }
-  std::string wait_lake(const std::string& sql, const std::string& want, Stream* s = nullptr) {
-    return lake().wait_value(sql, want, s);
-  }
-  sluice::testing::CdcLake lake() const { return {g_env->dir, data_}; }
-
-  std::string name_, data_;
 };
 
 // The example inventory database's column types (sluice gen oltp) and the other common ones, with
@@ -137,7 +91,7 @@ TEST_F(CdcMysqlReconcileIT, ReconcileFindsAndRepairsDifferences) {
   my_exec(std::string(kTables) + inv_rows(1, 40) +
           "; INSERT INTO rwh VALUES ('eu', 1, 'Berlin'), ('eu', 2, 'Paris'), ('us', 1, 'Austin')");
   write_source("myrec", {"rinv", "rwh"});
-  Stream s(g_env->dir, "myrec", data_);
+  Stream s(env_->dir, "myrec", data_);
   s.start();
   ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.myrec_rinv", "40", &s), "40") << s.log();
   // Through the binlog: inserts, updates of several types, a delete, a key change.
@@ -188,7 +142,7 @@ TEST_F(CdcMysqlReconcileIT, ReconcileFindsAndRepairsDifferences) {
   EXPECT_NE(bad.out.find("rinv"), std::string::npos) << bad.out;
 
   // Repair through the running stream (a backfill of each differing table), then equal.
-  Stream s2(g_env->dir, "myrec", data_);
+  Stream s2(env_->dir, "myrec", data_);
   s2.start();
   ASSERT_TRUE(wait_state("myrec", "streaming", &s2)) << s2.log();
   auto repaired = sluice("cdc reconcile myrec --repair");
@@ -212,7 +166,7 @@ TEST_F(CdcMysqlReconcileIT, TableWithoutKeyIsRefusedClearly) {
       "DROP TABLE IF EXISTS withkey; CREATE TABLE withkey (id INT PRIMARY KEY);"
       "INSERT INTO withkey VALUES (1)");
   write_source("nk", {"withkey"});
-  Stream s(g_env->dir, "nk", data_);
+  Stream s(env_->dir, "nk", data_);
   s.start();
   ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.nk_withkey", "1", &s), "1") << s.log();
   EXPECT_EQ(s.kill(SIGTERM), 0) << s.log();

@@ -25,56 +25,20 @@ using sluice::sources::detail::MyConn;
 namespace {
 
 using Outcome = sluice::testing::ShellOutcome;
-Outcome shell(const std::string& cmd) {
-  return sluice::testing::run_shell(cmd);
-}
-sluice::testing::SourceServers* g_env = nullptr;
 
-using Stream = sluice::testing::CdcStream;
-
-class CdcMysqlIT : public ::testing::Test {
+class CdcMysqlIT : public sluice::testing::CdcSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto started = sluice::testing::SourceServers::start({.name = "cdcmy", .postgres = false});
-    ASSERT_TRUE(started.ok) << started.error;
-    g_env = started.servers;
-    fs::create_directories(g_env->dir / "sources");
-    std::ofstream(g_env->dir / "sluice.toml")
-        << "[log]\nlevel = \"info\"\n[engine]\nthreads = 2\n[cdc]\ncommit_interval_ms = 200\n"
-        << "publish = false\n";
-  }
-  static void TearDownTestSuite() {
-    sluice::testing::SourceServers::stop_instance();
-    g_env = nullptr;
-  }
-  void SetUp() override {
-    if (g_env == nullptr) GTEST_SKIP() << "MariaDB did not start";
-    name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    data_ = (g_env->dir / ("data-" + name_)).string();
-  }
+  static void SetUpTestSuite() { start_servers({.name = "cdcmy", .postgres = false}); }
 
   // A source file `<name>.toml` streaming `tables` of database inventory.
   static void write_source(const std::string& name, const std::vector<std::string>& tables) {
-    std::ofstream f(g_env->dir / "sources" / (name + ".toml"));
-    f << "type = \"mariadb\"\nhost = \"127.0.0.1\"\nport = " << g_env->my_port
+    std::ofstream f(env_->dir / "sources" / (name + ".toml"));
+    f << "type = \"mariadb\"\nhost = \"127.0.0.1\"\nport = " << env_->my_port
       << "\ndatabase = \"inventory\"\nuser = \"sluice\"\npassword_env = "
          "\"SLUICE_MYSQL_PASSWORD\"\n";
     for (const auto& t : tables)
       f << "[tables." << t << "]\n";
     f << "[cdc]\nenabled = true\nheartbeat_ms = 500\n";
-  }
-  // Runs SQL through the mariadb client (as root, the server's Unix socket); its tab-separated
-  // output without column names.
-  static Outcome my_sql(const std::string& statements) {
-    fs::path f = g_env->dir / "stmt.sql";
-    std::ofstream(f) << statements << "\n";
-    return shell(
-        "mariadb --no-defaults --socket=" + (g_env->dir / "mariadb" / "mysqld.sock").string() +
-        " -uroot -N -B inventory < " + f.string());
-  }
-  static void my_exec(const std::string& statements) {
-    auto o = my_sql(statements);
-    ASSERT_EQ(o.code, 0) << statements << "\n" << o.out;
   }
   // One value from the mariadb client, trailing newline removed.
   static std::string my_value(const std::string& sql) {
@@ -86,16 +50,9 @@ class CdcMysqlIT : public ::testing::Test {
     return v;
   }
   static Endpoint owner_ep() {
-    return Endpoint{"127.0.0.1", g_env->my_port, "shop_owner", sluice::testing::kOwnerPassword,
+    return Endpoint{"127.0.0.1", env_->my_port, "shop_owner", sluice::testing::kOwnerPassword,
                     "inventory"};
   }
-  std::string lake_value(const std::string& sql) { return lake().value(sql); }
-  std::string wait_lake(const std::string& sql, const std::string& want, Stream* s = nullptr) {
-    return lake().wait_value(sql, want, s);
-  }
-  sluice::testing::CdcLake lake() const { return {g_env->dir, data_}; }
-
-  std::string name_, data_;
 };
 
 // Every row operation of the binlog reaches the change log with its op code (snapshot r, insert
@@ -106,7 +63,7 @@ TEST_F(CdcMysqlIT, EveryOpReachesRawWithItsOpCode) {
       "DROP TABLE IF EXISTS ops; CREATE TABLE ops (id INT PRIMARY KEY, v INT, t VARCHAR(32)) "
       "ENGINE=InnoDB; INSERT INTO ops VALUES (1, 10, 'one'), (2, 20, 'two')");
   write_source("ops", {"ops"});
-  Stream s(g_env->dir, "ops", data_);
+  Stream s(env_->dir, "ops", data_);
   s.start();
   ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.ops_ops", "2", &s), "2") << s.log();
   my_exec(
@@ -160,7 +117,7 @@ TEST_F(CdcMysqlIT, KillNineMidStreamResumesExactlyOnce) {
       "TEXT NOT NULL) ENGINE=InnoDB; " +
       seed);
   write_source("kill", {"item"});
-  Stream s(g_env->dir, "kill", data_);
+  Stream s(env_->dir, "kill", data_);
   s.start();
   ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.kill_item", "2000", &s), "2000") << s.log();
   std::atomic<bool> done{false};

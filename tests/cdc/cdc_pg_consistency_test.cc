@@ -27,40 +27,20 @@ using sluice::sources::detail::PgConn;
 namespace {
 
 using Outcome = sluice::testing::ShellOutcome;
-sluice::testing::SourceServers* g_env = nullptr;
 
-using Stream = sluice::testing::CdcStream;
-
-class CdcPgConsistencyIT : public ::testing::Test {
+class CdcPgConsistencyIT : public sluice::testing::CdcSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto started = sluice::testing::SourceServers::start({.name = "cdcpgc", .mariadb = false});
-    ASSERT_TRUE(started.ok) << started.error;
-    g_env = started.servers;
-    fs::create_directories(g_env->dir / "sources");
-    std::ofstream(g_env->dir / "sluice.toml")
-        << "[log]\nlevel = \"info\"\n[engine]\nthreads = 2\n[cdc]\ncommit_interval_ms = 200\n"
-        << "publish = false\n";
-  }
-  static void TearDownTestSuite() {
-    sluice::testing::SourceServers::stop_instance();
-    g_env = nullptr;
-  }
-  void SetUp() override {
-    if (g_env == nullptr) GTEST_SKIP() << "PostgreSQL did not start";
-    name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    data_ = (g_env->dir / ("data-" + name_)).string();
-  }
+  static void SetUpTestSuite() { start_servers({.name = "cdcpgc", .mariadb = false}); }
 
   static void write_source(const std::string& name, const std::vector<std::string>& tables) {
-    std::ofstream f(g_env->dir / "sources" / (name + ".toml"));
-    f << "type = \"postgres\"\nport = " << g_env->pg_port << "\ndatabase = \"shop\"\n";
+    std::ofstream f(env_->dir / "sources" / (name + ".toml"));
+    f << "type = \"postgres\"\nport = " << env_->pg_port << "\ndatabase = \"shop\"\n";
     for (const auto& t : tables)
       f << "[tables." << t << "]\n";
     f << "[cdc]\nenabled = true\npublication = \"sluice_shop\"\nheartbeat_ms = 500\n";
   }
   static Endpoint pg_ep() {
-    return Endpoint{"127.0.0.1", g_env->pg_port, "shop_owner", sluice::testing::kOwnerPassword,
+    return Endpoint{"127.0.0.1", env_->pg_port, "shop_owner", sluice::testing::kOwnerPassword,
                     "shop"};
   }
   static void pg_exec(const std::string& sql) {
@@ -78,17 +58,6 @@ class CdcPgConsistencyIT : public ::testing::Test {
     if (!r.is_ok() || r->empty()) return "";
     return r->at(0).at(0).value_or("NULL");
   }
-  Outcome sluice(const std::string& args) { return lake().sluice(args); }
-  std::string lake_value(const std::string& sql) { return lake().value(sql); }
-  std::string wait_lake(const std::string& sql, const std::string& want, Stream* s = nullptr) {
-    return lake().wait_value(sql, want, s);
-  }
-  bool wait_state(const std::string& source, const std::string& state, Stream* s) {
-    return lake().wait_state(source, state, s);
-  }
-  sluice::testing::CdcLake lake() const { return {g_env->dir, data_}; }
-
-  std::string name_, data_;
 };
 
 // The same checksum of a table's rows on both sides: counts, sums and an md5 of every row in key
@@ -178,7 +147,7 @@ TEST_F(CdcPgConsistencyIT, BootstrapDuringWritesHasNoGapAndNoDuplicate) {
   write_source("bl", {"bl"});
   Writer w(pg_ep(), rows);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  Stream s(g_env->dir, "bl", data_);
+  Stream s(env_->dir, "bl", data_);
   const int64_t before = w.txns();
   s.start();
   ASSERT_TRUE(wait_state("bl", "streaming", &s)) << s.log();
@@ -208,7 +177,7 @@ TEST_F(CdcPgConsistencyIT, KillNineDuringBootstrapStartsItOverExactly) {
       std::to_string(rows) + ") g");
   write_source("blk", {"bl"});
   Writer w(pg_ep(), rows);
-  Stream s(g_env->dir, "blk", data_);
+  Stream s(env_->dir, "blk", data_);
   s.start();
   // The bootstrap is on its way into the lake (the first data file of the change log is
   // written; the current state and the checkpoint come after it): kill -9 before it ends.
@@ -253,7 +222,7 @@ TEST_F(CdcPgConsistencyIT, TypeChangeThatCannotEvolveStopsAndLosesNothing) {
       "DROP TABLE IF EXISTS sc; CREATE TABLE sc (id int PRIMARY KEY, qty int, note text);"
       "INSERT INTO sc VALUES (1, 10, 'a'), (2, 20, 'b'), (3, 30, 'c')");
   write_source("sc", {"sc"});
-  Stream s(g_env->dir, "sc", data_);
+  Stream s(env_->dir, "sc", data_);
   s.start();
   ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.sc_sc", "3", &s), "3") << s.log();
   pg_exec("INSERT INTO sc VALUES (4, 40, 'streamed')");
@@ -321,7 +290,7 @@ TEST_F(CdcPgConsistencyIT, DroppedAndNarrowedColumnsKeepStreaming) {
       "extra int); INSERT INTO dc VALUES (1, 10000000000, 'one', 11), (2, 2, 'two', 22), (7, 7, "
       "'seven', 77)");
   write_source("dc", {"dc"});
-  Stream s(g_env->dir, "dc", data_);
+  Stream s(env_->dir, "dc", data_);
   s.start();
   ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.dc_dc", "3", &s), "3") << s.log();
   pg_exec("ALTER TABLE dc DROP COLUMN extra");

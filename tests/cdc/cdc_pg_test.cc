@@ -40,43 +40,23 @@ using Outcome = sluice::testing::ShellOutcome;
 Outcome shell(const std::string& cmd) {
   return sluice::testing::run_shell(cmd);
 }
-sluice::testing::SourceServers* g_env = nullptr;
 
-using Stream = sluice::testing::CdcStream;
-
-class CdcPgIT : public ::testing::Test {
+class CdcPgIT : public sluice::testing::CdcSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto started = sluice::testing::SourceServers::start({.name = "cdc", .mariadb = false});
-    ASSERT_TRUE(started.ok) << started.error;
-    g_env = started.servers;
-    fs::create_directories(g_env->dir / "sources");
-    std::ofstream(g_env->dir / "sluice.toml")
-        << "[log]\nlevel = \"info\"\n[engine]\nthreads = 2\n[cdc]\ncommit_interval_ms = 200\n"
-        << "publish = false\n";
-  }
-  static void TearDownTestSuite() {
-    sluice::testing::SourceServers::stop_instance();
-    g_env = nullptr;
-  }
-  void SetUp() override {
-    if (g_env == nullptr) GTEST_SKIP() << "PostgreSQL did not start";
-    name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    data_ = (g_env->dir / ("data-" + name_)).string();
-  }
+  static void SetUpTestSuite() { start_servers({.name = "cdc", .mariadb = false}); }
 
   // A source file `<name>.toml` streaming `tables` through publication sluice_shop.
   static void write_source(const std::string& name, const std::vector<std::string>& tables,
                            const std::string& extra = "") {
-    std::ofstream f(g_env->dir / "sources" / (name + ".toml"));
-    f << "type = \"postgres\"\nport = " << g_env->pg_port << "\ndatabase = \"shop\"\n";
+    std::ofstream f(env_->dir / "sources" / (name + ".toml"));
+    f << "type = \"postgres\"\nport = " << env_->pg_port << "\ndatabase = \"shop\"\n";
     for (const auto& t : tables)
       f << "[tables." << t << "]\n";
     f << "[cdc]\nenabled = true\npublication = \"sluice_shop\"\nheartbeat_ms = 500\n" << extra;
   }
   static Endpoint pg_ep(const std::string& user = "shop_owner") {
     return Endpoint{
-        "127.0.0.1", g_env->pg_port, user,
+        "127.0.0.1", env_->pg_port, user,
         user == "sluice" ? sluice::testing::kSluicePassword : sluice::testing::kOwnerPassword,
         "shop"};
   }
@@ -97,17 +77,6 @@ class CdcPgIT : public ::testing::Test {
     if (!r.is_ok() || r->empty()) return "";
     return r->at(0).at(0).value_or("NULL");
   }
-  Outcome sluice(const std::string& args) { return lake().sluice(args); }
-  std::string lake_value(const std::string& sql) { return lake().value(sql); }
-  bool wait_state(const std::string& source, const std::string& state, Stream* s) {
-    return lake().wait_state(source, state, s);
-  }
-  std::string wait_lake(const std::string& sql, const std::string& want, Stream* s = nullptr) {
-    return lake().wait_value(sql, want, s);
-  }
-  sluice::testing::CdcLake lake() const { return {g_env->dir, data_}; }
-
-  std::string name_, data_;
 };
 
 TEST_F(CdcPgIT, EveryOpAndDataTypeReachesRawAndRefined) {
@@ -119,7 +88,7 @@ TEST_F(CdcPgIT, EveryOpAndDataTypeReachesRawAndRefined) {
       "'2024-02-29', '12:34:56', '2024-01-01 10:00:00', '2024-01-01 10:00:00+02', "
       "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"k\": 1}', '\\x00ff10')");
   write_source("ty", {"ty"});
-  Stream s(g_env->dir, "ty", data_);
+  Stream s(env_->dir, "ty", data_);
   s.start();
   ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.ty_ty", "1", &s), "1") << s.log();
   pg_exec(
@@ -170,7 +139,7 @@ TEST_F(CdcPgIT, UnchangedToastValueIsFilledFromTheLastKnownRow) {
       "INSERT INTO doc SELECT 1, 0, string_agg(md5(g::text), '') FROM generate_series(1, "
       "4000) g");
   write_source("doc", {"doc"});
-  Stream s(g_env->dir, "doc", data_);
+  Stream s(env_->dir, "doc", data_);
   s.start();
   ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.doc_doc", "1", &s), "1") << s.log();
   // Streamed rows: the first update happens in the stream, with the row's state only in the
@@ -198,7 +167,7 @@ TEST_F(CdcPgIT, TransactionsLandAtomicallyAndAddedColumnsEvolveTheLake) {
       "CREATE TABLE ledger (id bigserial PRIMARY KEY, acct int, amount int);"
       "INSERT INTO acct VALUES (1, 100), (2, 100)");
   write_source("bank", {"acct", "ledger"});
-  Stream s(g_env->dir, "bank", data_);
+  Stream s(env_->dir, "bank", data_);
   s.start();
   ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.bank_acct", "2", &s), "2") << s.log();
   pg_exec(
@@ -229,7 +198,7 @@ TEST_F(CdcPgIT, KillNineMidStreamResumesExactlyOnce) {
       "DROP TABLE IF EXISTS item; CREATE TABLE item (id int PRIMARY KEY, v bigint, t text);"
       "INSERT INTO item SELECT g, g, 'v' || g FROM generate_series(1, 2000) g");
   write_source("kill", {"item"});
-  Stream s(g_env->dir, "kill", data_);
+  Stream s(env_->dir, "kill", data_);
   s.start();
   ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.kill_item", "2000", &s), "2000") << s.log();
   std::atomic<bool> done{false};
@@ -291,7 +260,7 @@ TEST_F(CdcPgIT, IdleStreamKeepsTheSlotMovingAndStatusReportsIt) {
       "DROP TABLE IF EXISTS quiet, busy; CREATE TABLE quiet (id int PRIMARY KEY);"
       "CREATE TABLE busy (id int PRIMARY KEY, x text)");
   write_source("idle", {"quiet"});
-  Stream s(g_env->dir, "idle", data_);
+  Stream s(env_->dir, "idle", data_);
   s.start();
   ASSERT_TRUE(wait_state("idle", "streaming", &s)) << s.log();
   // WAL from a table this source does not stream (and from another database).
@@ -325,7 +294,7 @@ TEST_F(CdcPgIT, IdleStreamKeepsTheSlotMovingAndStatusReportsIt) {
 TEST_F(CdcPgIT, DroppedSlotIsAClearErrorNamingTheFix) {
   pg_exec("DROP TABLE IF EXISTS gone; CREATE TABLE gone (id int PRIMARY KEY)");
   write_source("gone", {"gone"});
-  Stream s(g_env->dir, "gone", data_);
+  Stream s(env_->dir, "gone", data_);
   s.start();
   ASSERT_TRUE(wait_state("gone", "streaming", &s)) << s.log();
   EXPECT_EQ(s.kill(SIGTERM), 0);
@@ -345,17 +314,17 @@ TEST_F(CdcPgIT, DroppedSlotIsAClearErrorNamingTheFix) {
 }
 
 TEST_F(CdcPgIT, DebeziumConsumerReadsTheBusUnchanged) {
-  sluice::bus::testing::BrokerProcess broker(g_env->dir / ("broker-" + name_));
+  sluice::bus::testing::BrokerProcess broker(env_->dir / ("broker-" + name_));
   ASSERT_TRUE(broker.start());
   pg_exec(
       "DROP TABLE IF EXISTS dbz; CREATE TABLE dbz (id int PRIMARY KEY, name text, qty int);"
       "INSERT INTO dbz VALUES (1, 'one', 1)");
   write_source("dbz", {"dbz"});
   const std::string cfg = "dbz.toml";
-  std::ofstream(g_env->dir / cfg) << "[log]\nlevel = \"info\"\n[cdc]\ncommit_interval_ms = 200\n"
-                                  << "topic_prefix = \"shopdb\"\n[bus]\nbootstrap = \""
-                                  << broker.bootstrap() << "\"\n";
-  Stream s(g_env->dir, "dbz", data_, cfg);
+  std::ofstream(env_->dir / cfg) << "[log]\nlevel = \"info\"\n[cdc]\ncommit_interval_ms = 200\n"
+                                 << "topic_prefix = \"shopdb\"\n[bus]\nbootstrap = \""
+                                 << broker.bootstrap() << "\"\n";
+  Stream s(env_->dir, "dbz", data_, cfg);
   s.start();
   ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.dbz_dbz", "1", &s), "1") << s.log();
   pg_exec(
@@ -386,8 +355,8 @@ for o in out:
     by_key.setdefault(o.split(':')[1], []).append(o)
 print(' '.join(k + '=' + ','.join(v) for k, v in sorted(by_key.items())))
 )";
-  std::ofstream(g_env->dir / "dbz_consumer.py") << py;
-  auto r = shell("/usr/bin/python3 " + (g_env->dir / "dbz_consumer.py").string() + " " +
+  std::ofstream(env_->dir / "dbz_consumer.py") << py;
+  auto r = shell("/usr/bin/python3 " + (env_->dir / "dbz_consumer.py").string() + " " +
                  broker.bootstrap());
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("1=r:1:1,u:1:10 2=c:2:2,d:2:None,tombstone:2"), std::string::npos) << r.out;
@@ -405,7 +374,7 @@ TEST_F(CdcPgIT, ReconcileFindsAnInjectedDifference) {
       "INSERT INTO rec SELECT g, g / 3.0, 'r' || g, '2024-01-01'::timestamptz + g * "
       "interval '1 hour', '\\x0102' FROM generate_series(1, 50) g");
   write_source("rec", {"rec"});
-  Stream s(g_env->dir, "rec", data_);
+  Stream s(env_->dir, "rec", data_);
   s.start();
   ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.rec_rec", "50", &s), "50") << s.log();
   pg_exec("UPDATE rec SET t = 'changed' WHERE id = 3; DELETE FROM rec WHERE id = 4");
@@ -442,7 +411,7 @@ TEST_F(CdcPgIT, ReconcileFindsAnInjectedDifference) {
   auto no_stream = sluice("cdc reconcile rec --repair");
   EXPECT_NE(no_stream.code, 0) << no_stream.out;
   EXPECT_NE(no_stream.out.find("start it first"), std::string::npos) << no_stream.out;
-  Stream s2(g_env->dir, "rec", data_);
+  Stream s2(env_->dir, "rec", data_);
   s2.start();
   ASSERT_TRUE(wait_state("rec", "streaming", &s2)) << s2.log();
   auto repaired = sluice("cdc reconcile rec --repair");
@@ -463,7 +432,7 @@ TEST_F(CdcPgIT, BackfillDuringWritesEndsEqualToTheSource) {
       "DROP TABLE IF EXISTS bf; CREATE TABLE bf (id int PRIMARY KEY, v int NOT NULL, t text);"
       "INSERT INTO bf SELECT g, 0, 'b' || g FROM generate_series(1, 3000) g");
   write_source("bf", {"bf"});
-  Stream s(g_env->dir, "bf", data_);
+  Stream s(env_->dir, "bf", data_);
   s.start();
   ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.bf_bf", "3000", &s), "3000") << s.log();
   EXPECT_EQ(s.kill(SIGTERM), 0) << s.log();
@@ -529,9 +498,9 @@ TEST_F(CdcPgIT, BackfillDuringWritesEndsEqualToTheSource) {
 
 // pg_stat_replication_slots' stream_txns of the source's slot: transactions streamed to it.
 std::string stream_txns(const std::string& source) {
-  auto c = PgConn::connect(
-      Endpoint{"127.0.0.1", g_env->pg_port, "shop_owner", sluice::testing::kOwnerPassword, "shop"},
-      "test");
+  auto c = PgConn::connect(Endpoint{"127.0.0.1", sluice::testing::CdcSuite::servers()->pg_port,
+                                    "shop_owner", sluice::testing::kOwnerPassword, "shop"},
+                           "test");
   if (!c.is_ok()) return "";
   auto r = c->query("SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = 'sluice_" +
                     source + "'");
@@ -557,7 +526,7 @@ TEST_F(CdcPgIT, CompactionWhileStreamingKeepsTheLakeExact) {
       "DROP TABLE IF EXISTS comp; CREATE TABLE comp (id int PRIMARY KEY, v bigint, t text);"
       "INSERT INTO comp SELECT g, g, 'v' || g FROM generate_series(1, 500) g");
   write_source("comp", {"comp"});
-  Stream s(g_env->dir, "comp", data_);
+  Stream s(env_->dir, "comp", data_);
   s.start();
   ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.comp_comp", "500", &s), "500") << s.log();
   std::atomic<bool> done{false};
@@ -609,7 +578,7 @@ TEST_F(CdcPgIT, StreamedLargeTransactionLandsAtomicallyAndExactly) {
       "INSERT INTO big VALUES (0, 0, 'before', 'small')");
   // stream_memory_mb = 0: every streamed message goes through the spill file.
   write_source("big", {"big"}, "stream_memory_mb = 0\n");
-  Stream s(g_env->dir, "big", data_);
+  Stream s(env_->dir, "big", data_);
   s.start();
   ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.big_big", "1", &s), "1") << s.log();
   const std::string before = stream_txns("big");
@@ -672,7 +641,7 @@ TEST_F(CdcPgIT, StreamedRollbackAndRolledBackSavepointsLeaveNothing) {
       "DROP TABLE IF EXISTS sv; CREATE TABLE sv (id int PRIMARY KEY, v text);"
       "INSERT INTO sv VALUES (0, 'seed')");
   write_source("sv", {"sv"});
-  Stream s(g_env->dir, "sv", data_);
+  Stream s(env_->dir, "sv", data_);
   s.start();
   ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.sv_sv", "1", &s), "1") << s.log();
   const std::string before = stream_txns("sv");
@@ -747,7 +716,7 @@ TEST_F(CdcPgIT, KillNineMidStreamedTransactionResumesExactlyOnce) {
       "DROP TABLE IF EXISTS km; CREATE TABLE km (id int PRIMARY KEY, v int, t text);"
       "INSERT INTO km SELECT g, 0, 'seed' FROM generate_series(1, 100) g");
   write_source("km", {"km"}, "stream_memory_mb = 0\n");
-  Stream s(g_env->dir, "km", data_);
+  Stream s(env_->dir, "km", data_);
   s.start();
   ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.km_km", "100", &s), "100") << s.log();
   auto a = PgConn::connect(pg_ep(), "txn-a");

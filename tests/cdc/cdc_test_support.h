@@ -1,15 +1,17 @@
-// What the CDC integration tests share: a `sluice cdc start <source>` child process, and the
-// lake of one test (its data folder) queried and polled through the `sluice` CLI, the way a user
-// watches a stream land.
+// What the CDC integration tests share: a `sluice cdc start <source>` child process, the lake of
+// one test (its data folder) queried and polled through the `sluice` CLI, the way a user watches
+// a stream land, and the frame of a suite (CdcSuite).
 #pragma once
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -138,6 +140,65 @@ class CdcLake {
  private:
   std::filesystem::path dir_;
   std::string data_;
+};
+
+// The frame of a CDC integration suite: the source servers started once for the suite (call
+// start_servers from SetUpTestSuite), a folder with sluice.toml (CDC committing every 200 ms,
+// no bus) and sources/, a data folder per test, the mariadb client, and the test's lake.
+class CdcSuite : public ::testing::Test {
+ public:
+  // The suite's servers, for helpers outside the fixture (nullptr before start_servers).
+  static SourceServers* servers() { return env_; }
+
+ protected:
+  using Stream = CdcStream;
+  using Outcome = ShellOutcome;
+
+  static void start_servers(const SourceServers::Options& options) {
+    auto started = SourceServers::start(options);
+    ASSERT_TRUE(started.ok) << started.error;
+    env_ = started.servers;
+    std::filesystem::create_directories(env_->dir / "sources");
+    std::ofstream(env_->dir / "sluice.toml")
+        << "[log]\nlevel = \"info\"\n[engine]\nthreads = 2\n[cdc]\ncommit_interval_ms = 200\n"
+        << "publish = false\n";
+  }
+  static void TearDownTestSuite() {
+    SourceServers::stop_instance();
+    env_ = nullptr;
+  }
+  void SetUp() override {
+    if (env_ == nullptr) GTEST_SKIP() << "the source servers did not start";
+    name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    data_ = (env_->dir / ("data-" + name_)).string();
+  }
+
+  // SQL through the mariadb client as root over the server's Unix socket (root may SET
+  // sql_log_bin); its tab-separated output without column names.
+  static Outcome my_sql(const std::string& statements, const std::string& database = "inventory") {
+    std::filesystem::path f = env_->dir / "stmt.sql";
+    std::ofstream(f) << statements << "\n";
+    return run_shell(
+        "mariadb --no-defaults --socket=" + (env_->dir / "mariadb" / "mysqld.sock").string() +
+        " -uroot -N -B " + database + " < " + f.string());
+  }
+  static void my_exec(const std::string& statements) {
+    auto o = my_sql(statements);
+    ASSERT_EQ(o.code, 0) << statements << "\n" << o.out;
+  }
+
+  CdcLake lake() const { return {env_->dir, data_}; }
+  Outcome sluice(const std::string& args) { return lake().sluice(args); }
+  std::string lake_value(const std::string& sql) { return lake().value(sql); }
+  bool wait_state(const std::string& source, const std::string& state, Stream* s) {
+    return lake().wait_state(source, state, s);
+  }
+  std::string wait_lake(const std::string& sql, const std::string& want, Stream* s = nullptr) {
+    return lake().wait_value(sql, want, s);
+  }
+
+  inline static SourceServers* env_ = nullptr;
+  std::string name_, data_;
 };
 
 }  // namespace sluice::testing
