@@ -154,19 +154,7 @@ TEST_F(CdcMysqlIT, KillNineMidStreamResumesExactlyOnce) {
     }
   });
   // Let it stream for a while, then kill -9 mid-stream (under load), twice.
-  for (int i = 0; i < 200 && lake_value("SELECT count(*) > 0 FROM raw.kill_item_changes WHERE "
-                                        "_op <> 'r'") != "true";
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  s.kill(SIGKILL);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-  s.start();
-  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
-  s.kill(SIGKILL);
-  s.start();
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  kill_twice_mid_stream(s, "raw.kill_item_changes");
   done = true;
   load.join();
   ASSERT_EQ(failed.load(), 0);

@@ -197,6 +197,24 @@ class CdcSuite : public ::testing::Test {
     return lake().wait_value(sql, want, s);
   }
 
+  // Waits until the raw changes table `changes` holds a streamed (not snapshot) change, then
+  // kills the stream with SIGKILL twice mid-stream, restarting it each time.
+  void kill_twice_mid_stream(Stream& s, const std::string& changes) {
+    for (int i = 0; i < 200 && lake_value("SELECT count(*) > 0 FROM " + changes +
+                                          " WHERE _op <> 'r'") != "true";
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    s.kill(SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    s.start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+    s.kill(SIGKILL);
+    s.start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  }
+
   inline static SourceServers* env_ = nullptr;
   std::string name_, data_;
 };
