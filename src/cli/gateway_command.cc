@@ -23,7 +23,7 @@ void add_gateway_command(CLI::App& app, CliState& state) {
         SLUICE_RETURN_IF_ERROR(config.set_from_flag("gateway.listen", *listen));
       }
       SLUICE_ASSIGN_OR_RETURN(auto dir, open_data_dir(config));
-      SLUICE_RETURN_IF_ERROR(dir.subdir("tmp").status());
+      SLUICE_RETURN_IF_ERROR(dir.subdir("tmp"));
       SLUICE_ASSIGN_OR_RETURN(auto options,
                               gateway::GatewayOptions::from_config(config, dir.root()));
       SLUICE_ASSIGN_OR_RETURN(auto gw, gateway::Gateway::open(options));

@@ -133,7 +133,7 @@ Status run_up(CliState& state, const UpArgs& args) {
   std::set<std::string> skip(args.skip.begin(), args.skip.end());
   SLUICE_ASSIGN_OR_RETURN(auto config, load_config(state.global));
   SLUICE_ASSIGN_OR_RETURN(auto dir, open_data_dir(config));
-  SLUICE_RETURN_IF_ERROR(dir.subdir("tmp").status());
+  SLUICE_RETURN_IF_ERROR(dir.subdir("tmp"));
 
   // SIGINT/SIGTERM are taken by this thread only (sigwait below); every service thread started
   // from here inherits the blocked mask.

@@ -161,7 +161,7 @@ Result<AvroContainer> read_avro_container(std::string_view bytes, const std::str
     if (n == 0) break;
     if (n < 0) {
       n = -n;
-      SLUICE_RETURN_IF_ERROR(c.long_value("header metadata").status());
+      SLUICE_RETURN_IF_ERROR(c.long_value("header metadata"));
     }
     for (int64_t i = 0; i < n; ++i) {
       SLUICE_ASSIGN_OR_RETURN(auto k, c.length_prefixed("header metadata key"));

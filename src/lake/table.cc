@@ -1070,7 +1070,7 @@ Status Table::set_properties(const std::map<std::string, std::string>& set,
   for (const auto& [k, v] : set) {
     if (k.empty()) return invalid_argument("table " + ident_.to_string() + ": empty property key");
   }
-  SLUICE_RETURN_IF_ERROR(write_properties(set, ident_.to_string()).status());
+  SLUICE_RETURN_IF_ERROR(write_properties(set, ident_.to_string()));
   return commit("set properties",
                 [&](const TableMetadata& base,
                     std::vector<std::string>*) -> Result<std::optional<TableMetadata>> {

@@ -128,7 +128,7 @@ class ModelsKind : public TaskKind {
     return {"select", "project", "full_refresh", "vars"};
   }
   Status validate(const YAML::Node& t, const std::string& file) const override {
-    SLUICE_RETURN_IF_ERROR(string_list(file, t["select"], "select").status());
+    SLUICE_RETURN_IF_ERROR(string_list(file, t["select"], "select"));
     if (auto v = t["vars"]; v && !v.IsMap()) return err(file, v, "'vars' must be a mapping");
     return Status::ok();
   }

@@ -134,7 +134,7 @@ Status TableWriter::evolve(const std::vector<std::pair<std::string, std::string>
     ddl +=
         "_source VARCHAR, _load_type VARCHAR, _ingested_at TIMESTAMPTZ, _source_position "
         "VARCHAR) PARTITIONED BY (day(_ingested_at))";
-    SLUICE_RETURN_IF_ERROR(lake_.run(ddl).status());
+    SLUICE_RETURN_IF_ERROR(lake_.run(ddl));
     log::info("created lake table", {log::kv("table", ident_.to_string())});
     return Status::ok();
   }

@@ -274,7 +274,7 @@ class Ingester {
   // Applies the plan's lake DDL, then reads the watermark, the key range and the chunks.
   Status prepare_table(TablePlan& p) {
     for (const auto& [stmt, what] : p.ddl) {
-      SLUICE_RETURN_IF_ERROR(lake_.run(stmt).status());
+      SLUICE_RETURN_IF_ERROR(lake_.run(stmt));
       log::info(what, {log::kv("table", p.ident.to_string())});
     }
     const TableConfig& cfg = p.cfg;
