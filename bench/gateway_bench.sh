@@ -130,6 +130,7 @@ printf '%-44s %14s %10s %8.2f\n' "anchor: sluice sql --format csv (in-process)" 
 printf '%-44s %14s %10s %8.2f\n' "gateway psycopg2 named cursor" "$(rps "$gw_py")" "-" "$gw_py"
 [ -n "$pg_py" ] && printf '%-44s %14s %10s %8.2f\n' "anchor: PostgreSQL 15 psycopg2 named cursor" "$(rps "$pg_py")" "-" "$pg_py"
 echo "ratio gateway/in-process (COPY): $(ratio "$local_s" "$gw_s")"
+echo "ratio gateway/in-process (psycopg2): $(ratio "$local_s" "$gw_py")   (goal >= 0.70 for both)"
 [ -n "$pg_s" ] && echo "ratio gateway/PostgreSQL (COPY): $(ratio "$pg_s" "$gw_s")"
 [ -n "$pg_py" ] && echo "ratio gateway/PostgreSQL (psycopg2): $(ratio "$pg_py" "$gw_py")"
 echo "SELECT 1 latency ms: gateway p50 $(printf %.3f "$gw_p50") p99 $(printf %.3f "$gw_p99")" \
