@@ -30,7 +30,7 @@ run() { "$sluice" --config "$tmp/project/sluice.toml" "$@"; }
 run sql -f "$src/examples/ecommerce/sql/raw_fixture.sql" >/dev/null
 run model run --project "$src/examples/ecommerce" >/dev/null
 SLUICE_USER_PASSWORD=bench-pw run user add bench --admin >/dev/null
-run console >"$tmp/console.out" 2>"$tmp/console.err" &
+"$sluice" --config "$tmp/project/sluice.toml" console >"$tmp/console.out" 2>"$tmp/console.err" &  # the binary: $! must be its pid
 pid=$!
 url=""
 for _ in $(seq 1 200); do

@@ -56,7 +56,9 @@ run user grant analyst read curated >/dev/null
 run user grant analyst read refined >/dev/null
 set +e
 
-run console >"$tmp/console.out" 2>"$tmp/console.err" &
+# The binary itself in the background (not the `run` function: $! would be a subshell, and
+# killing it would leave the console running after the test).
+"$sluice" --config "$tmp/project/sluice.toml" console >"$tmp/console.out" 2>"$tmp/console.err" &
 pid=$!
 url=""
 for _ in $(seq 1 200); do
