@@ -208,7 +208,8 @@ Result<std::pair<std::string, uint64_t>> snapshot_position(Conn& c, const std::s
   uint64_t pos = 0;
   for (const auto& r : st) {
     if (r[0] == "Binlog_snapshot_file") file = r[1].value_or("");
-    if (r[0] == "Binlog_snapshot_position") pos = std::strtoull(r[1]->c_str(), nullptr, 10);
+    if (r[0] == "Binlog_snapshot_position")
+      pos = std::strtoull(r[1].value_or("0").c_str(), nullptr, 10);
   }
   if (file.empty()) {
     return unimplemented(fmt::format(
