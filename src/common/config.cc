@@ -63,6 +63,20 @@ const SettingSpec kSettings[] = {
      .default_value = "",
      .doc = "Where DuckDB spills when a query outgrows memory; empty means `<data_dir>/tmp`.",
      .is_path = true},
+    {.key = "engine.table_cache_mb",
+     .type = SettingType::kInt,
+     .default_value = "1024",
+     .doc = "Hot-table cache of long-lived sessions (`sluice sql` shell, gateway, console): a "
+            "lake table read `engine.table_cache_min_reads` times at one snapshot is copied into "
+            "memory and later reads of that snapshot scan the copy; a commit makes it stale. "
+            "Budget in MiB for the whole process; 0 turns the cache off.",
+     .min = 0},
+    {.key = "engine.table_cache_min_reads",
+     .type = SettingType::kInt,
+     .default_value = "3",
+     .doc = "Reads of a table at one snapshot that make it hot (copied into the cache).",
+     .min = 1,
+     .max = 1000000},
 
     {.key = "lake.warehouse",
      .type = SettingType::kString,

@@ -6,7 +6,7 @@
 
 namespace sluice::engine {
 
-Result<ConfiguredLake> open_configured_lake(const common::Config& config) {
+Result<ConfiguredLake> open_configured_lake(const common::Config& config, bool hot_table_cache) {
   SLUICE_ASSIGN_OR_RETURN(auto dir, common::DataDir::open(config.get_string("platform.data_dir")));
   std::filesystem::path warehouse = config.get_string("lake.warehouse");
   if (warehouse.empty()) {
@@ -22,11 +22,18 @@ Result<ConfiguredLake> open_configured_lake(const common::Config& config) {
     opts.temp_dir = tmp.string();
   }
   SLUICE_ASSIGN_OR_RETURN(auto db, Database::open_in_memory(opts));
-  LakeSessionOptions lopts;
-  lopts.compression = config.get_string("lake.compression");
-  lopts.target_file_size_bytes = config.get_int("lake.target_file_size_mb") << 20;
-  SLUICE_ASSIGN_OR_RETURN(auto session, LakeSession::open(catalog, db, lopts));
+  SLUICE_ASSIGN_OR_RETURN(
+      auto session, LakeSession::open(catalog, db, lake_session_options(config, hot_table_cache)));
   return ConfiguredLake{std::move(catalog), std::move(db), std::move(session)};
+}
+
+LakeSessionOptions lake_session_options(const common::Config& config, bool hot_table_cache) {
+  LakeSessionOptions o;
+  o.compression = config.get_string("lake.compression");
+  o.target_file_size_bytes = config.get_int("lake.target_file_size_mb") << 20;
+  o.cache_bytes = hot_table_cache ? config.get_int("engine.table_cache_mb") << 20 : 0;
+  o.cache_min_reads = static_cast<int>(config.get_int("engine.table_cache_min_reads"));
+  return o;
 }
 
 }  // namespace sluice::engine

@@ -19,6 +19,13 @@ struct ConfiguredLake {
   LakeSession session;
 };
 
-Result<ConfiguredLake> open_configured_lake(const common::Config& config);
+// `hot_table_cache`: the session keeps hot tables in memory (engine.table_cache_mb); for
+// interactive sessions, not for writers such as CDC.
+Result<ConfiguredLake> open_configured_lake(const common::Config& config,
+                                            bool hot_table_cache = false);
+
+// The lake session options of a configuration: [lake] write options and the [engine] hot-table
+// cache.
+LakeSessionOptions lake_session_options(const common::Config& config, bool hot_table_cache);
 
 }  // namespace sluice::engine

@@ -4,10 +4,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 
@@ -291,7 +293,29 @@ Status register_bucket_udf(duckdb_connection con, const char* name, duckdb_type 
   return Status::ok();
 }
 
+// The hot-table cache's process-wide accounting: every session's copies count against the
+// budget of the session making a new copy.
+struct TableCacheGlobals {
+  std::mutex mu;
+  int64_t bytes = 0;
+  int64_t tables = 0;
+  std::atomic<int64_t> hits{0};
+  std::atomic<int64_t> loads{0};
+};
+TableCacheGlobals& table_cache_globals() {
+  static TableCacheGlobals g;
+  return g;
+}
+
+constexpr const char* kCacheSchema = "__sluice_cache";
+
 }  // namespace
+
+TableCacheStats table_cache_stats() {
+  auto& g = table_cache_globals();
+  std::lock_guard lock(g.mu);
+  return {g.bytes, g.tables, g.hits.load(), g.loads.load()};
+}
 
 struct LakeSession::Impl {
   std::shared_ptr<lake::Catalog> catalog;
@@ -302,7 +326,163 @@ struct LakeSession::Impl {
   std::map<std::string, std::string> bound;
   int view_depth = 0;  // nesting of saved views being expanded
 
+  // Hot-table cache (LakeSessionOptions::cache_bytes): "ns.name" -> in-memory copy of one
+  // snapshot, and the reads counted towards making one.
+  struct CachedCopy {
+    lake::TableIdent ident;
+    std::string snapshot_key;  // table uuid : snapshot id : schema id
+    int64_t bytes = 0;
+    uint64_t last_use = 0;
+  };
+  std::map<std::string, CachedCopy> cache;
+  std::map<std::string, std::pair<std::string, int>> reads;  // -1 reads: does not fit
+  uint64_t use_clock = 0;
+  // Copies the statement being bound reads: never evicted while it is bound and run.
+  std::set<std::string> pinned;
+  bool counting_reads = true;  // false while binding for catalog listings
+
   explicit Impl(Session s) : session(std::move(s)) {}
+  ~Impl() {
+    while (!cache.empty())
+      drop_copy(cache.begin()->first);
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  static std::string copy_ref(const std::string& key) {
+    return fmt::format("{}.{}", kCacheSchema, quote_ident(key));
+  }
+
+  void drop_copy(const std::string& key) {
+    auto it = cache.find(key);
+    if (it == cache.end()) return;
+    (void)session.execute(fmt::format("DROP TABLE IF EXISTS {}", copy_ref(key)));
+    {
+      auto& g = table_cache_globals();
+      std::lock_guard lock(g.mu);
+      g.bytes -= it->second.bytes;
+      g.tables -= 1;
+    }
+    auto b = bound.find(key);
+    if (b != bound.end() && b->second.rfind("cache:", 0) == 0) {
+      // The view read the copy: gone with it, re-made by the next read.
+      bound.erase(b);
+      (void)session.execute(fmt::format("DROP VIEW IF EXISTS {}.{}",
+                                        quote_ident(it->second.ident.ns),
+                                        quote_ident(it->second.ident.name)));
+    }
+    cache.erase(it);
+  }
+
+  // Memory DuckDB holds in in-memory tables (the copies) right now.
+  int64_t in_memory_table_bytes() {
+    auto r = session.query(
+        "SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'");
+    if (!r.is_ok() || r->rows.empty() || !r->rows[0][0]) return 0;
+    return std::stoll(*r->rows[0][0]);
+  }
+
+  // Makes room for `bytes` under the budget (dropping this session's least recently used
+  // copies other than `keep`) and accounts for them; false when they cannot fit.
+  bool reserve(int64_t bytes, const std::string& keep) {
+    auto& g = table_cache_globals();
+    for (;;) {
+      {
+        std::lock_guard lock(g.mu);
+        if (g.bytes + bytes <= options.cache_bytes) {
+          g.bytes += bytes;
+          return true;
+        }
+      }
+      std::string victim;
+      uint64_t oldest = UINT64_MAX;
+      for (const auto& [k, c] : cache) {
+        if (k != keep && !pinned.count(k) && c.last_use < oldest) {
+          oldest = c.last_use;
+          victim = k;
+        }
+      }
+      if (victim.empty()) return false;
+      log::debug("table cache: evicted", {log::kv("table", victim)});
+      drop_copy(victim);
+    }
+  }
+  void unreserve(int64_t bytes) {
+    auto& g = table_cache_globals();
+    std::lock_guard lock(g.mu);
+    g.bytes -= bytes;
+  }
+
+  // True when reads of `table`'s current snapshot go to an in-memory copy (made now if this is
+  // the read that makes the table hot and it fits the budget).
+  bool use_cache(const lake::TableIdent& id, const lake::Table& table) {
+    const auto& md = table.metadata();
+    if (options.cache_bytes <= 0 || !md.current_snapshot_id) return false;
+    std::string key = id.to_string();
+    std::string snap =
+        fmt::format("{}:{}:{}", md.table_uuid, *md.current_snapshot_id, md.current_schema_id);
+    auto c = cache.find(key);
+    if (c != cache.end() && c->second.snapshot_key != snap) {
+      drop_copy(key);  // stale: a commit, schema change or rollback since it was made
+      c = cache.end();
+    }
+    if (c != cache.end()) {
+      if (counting_reads) {
+        pinned.insert(key);
+        c->second.last_use = ++use_clock;
+        table_cache_globals().hits.fetch_add(1);
+      }
+      return true;
+    }
+    if (!counting_reads) return false;
+    auto& r = reads[key];
+    if (r.first != snap) r = {snap, 0};
+    if (r.second < 0 || ++r.second < std::max(1, options.cache_min_reads)) return false;
+    auto plan = table.plan_scan({});
+    if (!plan.is_ok()) return false;  // the normal read reports the error
+    int64_t on_disk = 0;
+    for (const auto& t : plan->tasks)
+      on_disk += t.data_file.file_size_in_bytes;
+    // The copy is at least as big as the compressed files: reserve that much first.
+    if (!reserve(on_disk, key)) {
+      r.second = -1;
+      return false;
+    }
+    int64_t before = in_memory_table_bytes();
+    Status st = session.execute(
+        fmt::format("CREATE SCHEMA IF NOT EXISTS {}; CREATE OR REPLACE TABLE {} AS {}",
+                    kCacheSchema, copy_ref(key), scan_sql(*plan, false)));
+    unreserve(on_disk);
+    if (!st.is_ok()) {
+      log::debug("table cache: copy failed",
+                 {log::kv("table", key), log::kv("error", st.to_string())});
+      r.second = -1;
+      return false;
+    }
+    int64_t bytes = std::max<int64_t>(in_memory_table_bytes() - before, 0);
+    if (!reserve(bytes, key)) {
+      (void)session.execute(fmt::format("DROP TABLE IF EXISTS {}", copy_ref(key)));
+      r.second = -1;
+      return false;
+    }
+    {
+      auto& g = table_cache_globals();
+      std::lock_guard lock(g.mu);
+      g.tables += 1;
+    }
+    table_cache_globals().loads.fetch_add(1);
+    cache[key] = CachedCopy{id, snap, bytes, ++use_clock};
+    pinned.insert(key);
+    log::debug("table cache: loaded",
+               {log::kv("table", key), log::kv("snapshot", *md.current_snapshot_id),
+                log::kv("bytes", bytes)});
+    return true;
+  }
+
+  bool reads_cached_copy(const lake::TableIdent& id) const {
+    auto b = bound.find(id.to_string());
+    return b != bound.end() && b->second.rfind("cache:", 0) == 0;
+  }
 
   Result<std::set<std::string>> namespaces() {
     SLUICE_ASSIGN_OR_RETURN(auto list, catalog->list_namespaces());
@@ -313,17 +493,28 @@ struct LakeSession::Impl {
   Status bind_current(const lake::TableIdent& id) {
     SLUICE_ASSIGN_OR_RETURN(auto table, catalog->load_table(id));
     auto key = id.to_string();
+    bool cached = use_cache(id, table);
+    std::string source =
+        cached ? "cache:" + cache[key].snapshot_key : std::string(table.metadata_location());
     auto it = bound.find(key);
-    if (it != bound.end() && it->second == table.metadata_location()) return Status::ok();
-    SLUICE_ASSIGN_OR_RETURN(auto plan, table.plan_scan({}));
-    SLUICE_RETURN_IF_ERROR(session.execute(fmt::format(
-        "CREATE SCHEMA IF NOT EXISTS {}; CREATE OR REPLACE VIEW {}.{} AS {}", quote_ident(id.ns),
-        quote_ident(id.ns), quote_ident(id.name), scan_sql(plan, false))));
-    bound[key] = table.metadata_location();
+    if (it != bound.end() && it->second == source) return Status::ok();
+    std::string body;
+    if (cached) {
+      body = "SELECT * FROM " + copy_ref(key);
+    } else {
+      SLUICE_ASSIGN_OR_RETURN(auto plan, table.plan_scan({}));
+      body = scan_sql(plan, false);
+    }
+    SLUICE_RETURN_IF_ERROR(session.execute(
+        fmt::format("CREATE SCHEMA IF NOT EXISTS {}; CREATE OR REPLACE VIEW {}.{} AS {}",
+                    quote_ident(id.ns), quote_ident(id.ns), quote_ident(id.name), body)));
+    bound[key] = source;
     return Status::ok();
   }
 
   Status unbind(const lake::TableIdent& id) {
+    drop_copy(id.to_string());
+    reads.erase(id.to_string());
     bound.erase(id.to_string());
     return session.execute(
         fmt::format("DROP VIEW IF EXISTS {}.{}", quote_ident(id.ns), quote_ident(id.name)));
@@ -332,6 +523,7 @@ struct LakeSession::Impl {
   // Binds every lake table the statement names and rewrites `AT (VERSION|TIMESTAMP => ...)`
   // into references to snapshot views. Returns the SQL to run.
   Result<std::string> bind(std::string_view stmt) {
+    if (view_depth == 0) pinned.clear();
     auto tokens = detail::tokenize(stmt);
     SLUICE_ASSIGN_OR_RETURN(auto nss, namespaces());
     std::string out;
@@ -386,7 +578,8 @@ struct LakeSession::Impl {
       if (next + 1 >= tokens.size() || !tokens[next].is("AT") || !tokens[next + 1].sym("(")) {
         // A single-table query with simple filters: plan with them so that files whose
         // partition values or column bounds rule them out are never opened.
-        if (!is_query || uses[id.to_string()] != 1) continue;
+        // A table read from its in-memory copy needs no pruning (DuckDB skips by zone maps).
+        if (!is_query || uses[id.to_string()] != 1 || reads_cached_copy(id)) continue;
         SLUICE_ASSIGN_OR_RETURN(auto table, catalog->load_table(id));
         auto preds =
             detail::extract_predicates(session, stmt, id, table.metadata().current_schema());
@@ -1365,6 +1558,13 @@ Result<std::vector<StatementResult>> LakeSession::run_script(std::string_view sc
 
 Result<std::string> LakeSession::prepare_query(std::string_view statement) {
   return impl_->bind(statement);
+}
+
+Status LakeSession::bind_for_catalog(const lake::TableIdent& table) {
+  impl_->counting_reads = false;
+  Status st = impl_->bind_current(table);
+  impl_->counting_reads = true;
+  return st;
 }
 
 Result<std::vector<lake::DataFile>> LakeSession::write_data_files(const lake::Table& table,

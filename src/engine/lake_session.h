@@ -36,7 +36,24 @@ struct StatementResult {
 struct LakeSessionOptions {
   std::string compression = "zstd";  // Parquet codec of new data files
   int64_t target_file_size_bytes = 256LL << 20;
+  // Hot-table cache: a lake table read `cache_min_reads` times at the same snapshot (and
+  // schema) is copied into an in-memory DuckDB table, and later reads of that snapshot scan the
+  // copy instead of its Parquet files. A new commit, schema change or rollback makes the copy
+  // stale: it is dropped at the next read. `cache_bytes` is a budget shared by every session of
+  // the process (least recently used copies of this session are dropped to make room); 0 turns
+  // the cache off (the default: batch jobs read each table once).
+  int64_t cache_bytes = 0;
+  int cache_min_reads = 2;
 };
+
+// The hot-table cache's process-wide figures (for tests, metrics and `sluice doctor`).
+struct TableCacheStats {
+  int64_t bytes = 0;   // memory held by cached copies, all sessions
+  int64_t tables = 0;  // cached copies, all sessions
+  int64_t hits = 0;    // reads served from a copy
+  int64_t loads = 0;   // copies made
+};
+TableCacheStats table_cache_stats();
 
 // Splits a script into statements on top-level semicolons (quotes and comments respected).
 std::vector<std::string> split_statements(std::string_view script);
@@ -93,6 +110,9 @@ class LakeSession {
   // Binds the lake tables a read-only statement names and rewrites time travel clauses; the
   // returned SQL runs on session() directly (used for streaming exports).
   Result<std::string> prepare_query(std::string_view statement);
+  // Binds a lake table's view at its current snapshot for catalog listings (the gateway's
+  // pg_catalog): not a read, so it never makes the table hot nor replaces its view needlessly.
+  Status bind_for_catalog(const lake::TableIdent& table);
 
   // Writes the rows of `select_sql` into data files of `table` and returns their descriptions
   // (not committed). Used by INSERT and by maintenance (compaction).

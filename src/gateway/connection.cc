@@ -686,11 +686,10 @@ Status Connection::refresh_catalog() {
     std::set<std::string> live;
     for (const auto& t : tables) {
       live.insert(t.name);
-      auto r = lake_->prepare_query(
-          fmt::format("SELECT * FROM {}.{}", quote_ident(ns), quote_ident(t.name)));
+      Status r = lake_->bind_for_catalog(t);
       if (!r.is_ok()) {
         log::warn("gateway cannot bind lake table",
-                  {log::kv("table", t.to_string()), log::kv("error", r.status().message())});
+                  {log::kv("table", t.to_string()), log::kv("error", r.message())});
       }
     }
     // Views of tables dropped elsewhere.

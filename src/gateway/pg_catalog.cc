@@ -84,7 +84,7 @@ CREATE VIEW sluice_pg.pg_namespace AS
   SELECT CAST(oid AS BIGINT) AS oid, schema_name AS nspname, CAST(10 AS BIGINT) AS nspowner,
          CAST(NULL AS VARCHAR[]) AS nspacl
   FROM duckdb_schemas()
-  WHERE (database_name = 'memory' AND schema_name NOT IN ('sluice_pg'))
+  WHERE (database_name = 'memory' AND schema_name NOT IN ('sluice_pg', '__sluice_cache'))
      OR (database_name = 'system' AND schema_name IN ('pg_catalog', 'information_schema'));
 
 CREATE VIEW sluice_pg.pg_class AS
@@ -105,13 +105,13 @@ CREATE VIEW sluice_pg.pg_class AS
     SELECT table_oid AS oid, table_name AS relname, schema_oid AS relnamespace, 'r' AS relkind,
            column_count AS relnatts, coalesce(estimated_size, 0) AS reltuples
     FROM duckdb_tables() WHERE database_name = 'memory' AND NOT internal
-      AND schema_name <> 'sluice_pg'
+      AND schema_name NOT IN ('sluice_pg', '__sluice_cache')
     UNION ALL
     SELECT view_oid, view_name, schema_oid,
            CASE WHEN schema_name IN (SELECT nspname FROM sluice_pg.lake_ns) THEN 'r' ELSE 'v' END,
            column_count, 0
     FROM duckdb_views() WHERE database_name = 'memory' AND NOT internal
-      AND schema_name <> 'sluice_pg' AND view_name NOT LIKE '%@%');
+      AND schema_name NOT IN ('sluice_pg', '__sluice_cache') AND view_name NOT LIKE '%@%');
 
 CREATE VIEW sluice_pg.pg_attribute AS
   SELECT CAST(c.table_oid AS BIGINT) AS attrelid, c.column_name AS attname,
@@ -127,7 +127,7 @@ CREATE VIEW sluice_pg.pg_attribute AS
     CAST(NULL AS VARCHAR[]) AS attfdwoptions, CAST(NULL AS VARCHAR) AS attmissingval,
     '' AS attcompression
   FROM duckdb_columns() c
-  WHERE c.database_name = 'memory' AND c.schema_name <> 'sluice_pg'
+  WHERE c.database_name = 'memory' AND c.schema_name NOT IN ('sluice_pg', '__sluice_cache')
     AND c.table_name NOT LIKE '%@%';
 
 CREATE VIEW sluice_pg.pg_type AS
@@ -176,7 +176,7 @@ CREATE VIEW sluice_pg.pg_tables AS
 CREATE VIEW sluice_pg.pg_views AS
   SELECT schema_name AS schemaname, view_name AS viewname, 'sluice' AS viewowner, sql AS definition
   FROM duckdb_views() WHERE database_name = 'memory' AND NOT internal
-    AND schema_name <> 'sluice_pg' AND view_name NOT LIKE '%@%'
+    AND schema_name NOT IN ('sluice_pg', '__sluice_cache') AND view_name NOT LIKE '%@%'
     AND schema_name NOT IN (SELECT nspname FROM sluice_pg.lake_ns);
 CREATE VIEW sluice_pg.pg_matviews AS
   SELECT '' AS schemaname, '' AS matviewname, '' AS matviewowner, '' AS tablespace,
@@ -291,7 +291,7 @@ CREATE VIEW sluice_pg.is_tables AS
   SELECT * REPLACE (CASE WHEN table_schema IN (SELECT nspname FROM sluice_pg.lake_ns)
                           AND table_type = 'VIEW' THEN 'BASE TABLE' ELSE table_type END AS table_type)
   FROM information_schema.tables
-  WHERE table_schema <> 'sluice_pg' AND table_name NOT LIKE '%@%';
+  WHERE table_schema NOT IN ('sluice_pg', '__sluice_cache') AND table_name NOT LIKE '%@%';
 CREATE VIEW sluice_pg.is_columns AS
   SELECT * REPLACE (coalesce((SELECT CASE WHEN t.typcategory = 'A' THEN 'ARRAY' ELSE t.fmt END
                               FROM sluice_pg.types t WHERE t.oid = sluice_pg.type_oid(data_type)),
@@ -299,14 +299,14 @@ CREATE VIEW sluice_pg.is_columns AS
             coalesce((SELECT t.typname FROM sluice_pg.types t
                       WHERE t.oid = sluice_pg.type_oid(data_type)), lower(data_type)) AS udt_name)
   FROM information_schema.columns
-  WHERE table_schema <> 'sluice_pg' AND table_name NOT LIKE '%@%';
+  WHERE table_schema NOT IN ('sluice_pg', '__sluice_cache') AND table_name NOT LIKE '%@%';
 CREATE VIEW sluice_pg.is_schemata AS
   SELECT * FROM information_schema.schemata
-  WHERE (catalog_name = 'memory' AND schema_name <> 'sluice_pg')
+  WHERE (catalog_name = 'memory' AND schema_name NOT IN ('sluice_pg', '__sluice_cache'))
      OR (catalog_name = 'system' AND schema_name IN ('pg_catalog', 'information_schema'));
 CREATE VIEW sluice_pg.is_views AS
   SELECT * FROM information_schema.views
-  WHERE table_schema <> 'sluice_pg' AND table_name NOT LIKE '%@%'
+  WHERE table_schema NOT IN ('sluice_pg', '__sluice_cache') AND table_name NOT LIKE '%@%'
     AND table_schema NOT IN (SELECT nspname FROM sluice_pg.lake_ns);
 
 CREATE MACRO sluice_pg.pg_get_userbyid(x) AS

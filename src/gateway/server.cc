@@ -4,6 +4,7 @@
 #include <random>
 
 #include "common/log.h"
+#include "engine/configured_lake.h"
 #include "gateway/server_internal.h"
 
 namespace sluice::gateway {
@@ -54,8 +55,7 @@ Result<GatewayOptions> GatewayOptions::from_config(const common::Config& config,
     o.engine.memory_limit = config.get_string("engine.memory_limit");
   o.engine.temp_dir = config.get_string("engine.temp_dir");
   if (o.engine.temp_dir.empty()) o.engine.temp_dir = (data_dir / "tmp").string();
-  o.lake.compression = config.get_string("lake.compression");
-  o.lake.target_file_size_bytes = config.get_int("lake.target_file_size_mb") << 20;
+  o.lake = engine::lake_session_options(config, /*hot_table_cache=*/true);
   return o;
 }
 

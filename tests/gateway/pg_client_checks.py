@@ -350,6 +350,17 @@ elif check in ("invalidation", "revoke"):
         assert one(cur, "SELECT sum(x) FROM raw.inv_t") == 3
         other("sql", "-e", "INSERT INTO raw.inv_t VALUES (10)")
         assert one(cur, "SELECT sum(x) FROM raw.inv_t") == 13
+        # Hot: read often enough that the session keeps the table in memory
+        # (engine.table_cache_min_reads = 3); a commit elsewhere is still seen at once.
+        for _ in range(4):
+            assert one(cur, "SELECT sum(x) FROM raw.inv_t") == 13
+        other("sql", "-e", "INSERT INTO raw.inv_t VALUES (100)")
+        assert one(cur, "SELECT sum(x) FROM raw.inv_t") == 113
+        for _ in range(4):
+            assert one(cur, "SELECT count(*) FROM raw.inv_t WHERE x > 5") == 2
+        other("sql", "-e", "DELETE FROM raw.inv_t WHERE x = 10")
+        assert one(cur, "SELECT count(*) FROM raw.inv_t WHERE x > 5") == 1
+        assert one(cur, "SELECT sum(x) FROM raw.inv_t") == 103
         # A namespace created elsewhere.
         other("sql", "-e", "CREATE SCHEMA inv_ns", "-e", "CREATE TABLE inv_ns.t AS SELECT 42 AS v")
         assert one(cur, "SELECT v FROM inv_ns.t") == 42
