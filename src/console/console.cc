@@ -1,5 +1,6 @@
 #include "console/console.h"
 
+#include <duckdb.h>
 #include <fmt/format.h>
 
 #include <atomic>
@@ -15,6 +16,7 @@
 #include "common/data_dir.h"
 #include "common/log.h"
 #include "console/dashboards.h"
+#include "engine/configured_lake.h"
 #include "engine/engine.h"
 #include "engine/lake_session.h"
 #include "gateway/gateway.h"
@@ -34,6 +36,9 @@ namespace {
 
 constexpr int64_t kEditorRowLimit = 10000;
 constexpr int64_t kMaxRowLimit = 100000;
+constexpr int64_t kMaxStreamRowLimit = 10000000;  // streamed: the server never holds it whole
+constexpr size_t kStreamBatchRows = 1000;         // rows per NDJSON line...
+constexpr size_t kStreamBatchBytes = 256 << 10;   // ...or about this many bytes of values
 constexpr int64_t kDashboardRowLimit = 5000;
 constexpr int64_t kPreviewRows = 100;
 constexpr auto kSessionIdle = std::chrono::hours(12);
@@ -76,6 +81,20 @@ int http_status(const Status& st) {
     default:
       return 400;
   }
+}
+
+// "PermissionDenied" -> "permission_denied", for error lines.
+std::string error_code(const Status& st) {
+  std::string out;
+  for (char c : status_code_name(st.code())) {
+    if (std::isupper(static_cast<unsigned char>(c))) {
+      if (!out.empty() && std::islower(static_cast<unsigned char>(out.back()))) out += '_';
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 http::Response fail(const Status& st) {
@@ -283,9 +302,188 @@ struct Console::Impl {
     slots_cv.notify_all();
   }
 
-  // Runs one statement for `user` (grants checked) with a row limit; `id` names it for cancel.
-  Result<json> run_sql(const governance::User& user, const std::string& sql, int64_t limit,
-                       const std::string& id) {
+  // One statement run for the console, read batch by batch: start_query() checks grants, takes a
+  // SQL session and starts the statement; next_batch() fetches rows as DuckDB produces them (a
+  // query's result is streamed, never materialized whole). Destroying it ends the statement,
+  // frees the session and unregisters the id.
+  struct QueryExec {
+    Impl* self = nullptr;
+    std::shared_ptr<Running> run;
+    Slot* slot = nullptr;
+    int64_t limit = 0;
+    Clock::time_point t0;
+    json columns = json::array();
+    // A query: its rows cast to text by DuckDB, streamed.
+    std::optional<engine::PreparedStatement> prepared;
+    std::optional<engine::StreamingResult> result;
+    engine::DataChunk chunk;
+    size_t chunk_row = 0;
+    // Any other statement (DML, DDL, SHOW, ...): run by the lake session, result materialized
+    // (small: a tag, or a few rows).
+    std::optional<engine::StatementResult> other;
+    size_t other_row = 0;
+    int64_t row_count = 0;
+    bool truncated = false;
+    bool finished = false;
+    bool unregistered = false;
+    std::string tag;
+    std::optional<int64_t> snapshot_id;
+
+    QueryExec() = default;
+    QueryExec(const QueryExec&) = delete;
+    QueryExec& operator=(const QueryExec&) = delete;
+    ~QueryExec() { close(); }
+
+    // Ends the statement, gives the session back and frees the id (idempotent).
+    void close() {
+      chunk = engine::DataChunk();
+      result.reset();
+      prepared.reset();
+      if (run) {
+        std::lock_guard lock(run->mu);
+        run->session = nullptr;
+      }
+      if (slot) self->release(slot);
+      slot = nullptr;
+      if (run && !unregistered) {
+        std::lock_guard lock(self->running_mu);
+        self->running.erase(run->id);
+      }
+      unregistered = true;
+    }
+
+    // Appends rows to `rows` until `max_rows` rows or about `max_bytes` of values, the row limit
+    // or the end (then `finished`). An error (cancel included) ends the statement.
+    Status next_batch(json& rows, size_t max_rows, size_t max_bytes) {
+      size_t n = 0, bytes = 0;
+      auto full = [&] { return n >= max_rows || bytes >= max_bytes; };
+      if (other) {
+        const auto& r = other->rows.rows;
+        for (; other_row < r.size() && !full(); ++other_row) {
+          if (row_count >= limit) {
+            truncated = true;
+            break;
+          }
+          json jr = json::array();
+          for (const auto& v : r[other_row]) {
+            if (v) {
+              bytes += v->size() + 3;
+              jr.push_back(*v);
+            } else {
+              jr.push_back(nullptr);
+            }
+          }
+          rows.push_back(std::move(jr));
+          ++row_count;
+          ++n;
+        }
+        if (other_row >= r.size() || truncated) finished = true;
+        return Status::ok();
+      }
+      while (!finished && !full()) {
+        if (!chunk || chunk_row >= chunk.size()) {
+          auto next = result->next();
+          if (run->cancelled) return Status(StatusCode::kCancelled, "query cancelled");
+          if (!next.is_ok()) return query_error(next.status(), run->cancelled);
+          chunk = std::move(next).value();
+          chunk_row = 0;
+          if (!chunk || chunk.size() == 0) {
+            finished = true;
+            break;
+          }
+        }
+        size_t ncols = columns.size();
+        std::vector<duckdb_string_t*> data(ncols);
+        std::vector<uint64_t*> validity(ncols);
+        for (size_t c = 0; c < ncols; ++c) {
+          duckdb_vector v = duckdb_data_chunk_get_vector(chunk.native(), c);
+          data[c] = static_cast<duckdb_string_t*>(duckdb_vector_get_data(v));
+          validity[c] = duckdb_vector_get_validity(v);
+        }
+        size_t size = chunk.size();
+        for (; chunk_row < size && !full(); ++chunk_row) {
+          if (row_count >= limit) {
+            truncated = true;  // the wrapper's LIMIT fetched one row more than the limit
+            finished = true;
+            break;
+          }
+          json jr = json::array();
+          for (size_t c = 0; c < ncols; ++c) {
+            if (validity[c] != nullptr && !duckdb_validity_row_is_valid(validity[c], chunk_row)) {
+              jr.push_back(nullptr);
+              continue;
+            }
+            duckdb_string_t* s = &data[c][chunk_row];
+            uint32_t len = duckdb_string_t_length(*s);
+            bytes += len + 3;
+            jr.push_back(std::string(duckdb_string_t_data(s), len));
+          }
+          rows.push_back(std::move(jr));
+          ++row_count;
+          ++n;
+        }
+      }
+      if (finished) {
+        chunk = engine::DataChunk();
+        result.reset();
+      }
+      return Status::ok();
+    }
+
+    // The summary once finished: id, tag, row count, limit, truncated, time, snapshot.
+    json summary() const {
+      json out;
+      out["id"] = run->id;
+      out["tag"] = other ? tag : fmt::format("SELECT {}", row_count);
+      out["row_count"] = row_count;
+      out["truncated"] = truncated;
+      out["limit"] = limit;
+      out["elapsed_ms"] = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      if (snapshot_id) out["snapshot_id"] = *snapshot_id;
+      return out;
+    }
+
+    // Writes the result as NDJSON lines (docs/console.md): the columns, batches of rows, then a
+    // "done" line or an "error" line. False when the client went away (the statement ends).
+    bool stream_to(http::ChunkSink& out) {
+      auto line = [](const json& j) {
+        return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+      };
+      auto gone = [&] {
+        log::info(
+            "console query abandoned: the client went away",
+            {log::kv("id", run->id), log::kv("user", run->user), log::kv("rows_sent", row_count)});
+        return false;
+      };
+      if (!out.write(line({{"id", run->id}, {"columns", columns}}))) return gone();
+      while (!finished) {
+        json rows = json::array();
+        Status st = next_batch(rows, kStreamBatchRows, kStreamBatchBytes);
+        if (!rows.empty() && !out.write(line({{"rows", std::move(rows)}}))) return gone();
+        if (!st.is_ok()) {
+          // Free the session and the id before the last line: a client may reuse them at once.
+          close();
+          return out.write(line({{"error",
+                                  {{"code", error_code(st)},
+                                   {"status", http_status(st)},
+                                   {"message", st.message()}}},
+                                 {"row_count", row_count}}))
+                     ? true
+                     : gone();
+        }
+      }
+      json done = summary();
+      done["done"] = true;
+      close();
+      return out.write(line(done)) ? true : gone();
+    }
+  };
+
+  // Checks and starts one statement for `user` with a row limit; `id` names it for cancel.
+  // Errors here come before any row (grants, syntax, binding, a failed DML statement).
+  Result<std::unique_ptr<QueryExec>> start_query(const governance::User& user,
+                                                 const std::string& sql, int64_t limit,
+                                                 const std::string& id) {
     auto statements = engine::split_statements(sql);
     std::vector<std::string> nonempty;
     for (auto& s : statements) {
@@ -309,76 +507,75 @@ struct Console::Impl {
       if (running.count(run->id)) return invalid_argument("a query with this id is running");
       running[run->id] = run;
     }
-    struct Unregister {
-      Impl* self;
-      std::string id;
-      ~Unregister() {
-        std::lock_guard lock(self->running_mu);
-        self->running.erase(id);
-      }
-    } unregister{this, run->id};
-
-    SLUICE_ASSIGN_OR_RETURN(Slot * slot, acquire());
-    struct Release {
-      Impl* self;
-      Slot* slot;
-      ~Release() { self->release(slot); }
-    } release_slot{this, slot};
+    auto q = std::make_unique<QueryExec>();
+    q->self = this;
+    q->run = run;
+    q->limit = limit;
+    SLUICE_ASSIGN_OR_RETURN(q->slot, acquire());
     {
       std::lock_guard lock(run->mu);
       if (run->cancelled) return Status(StatusCode::kCancelled, "query cancelled");
-      run->session = &*slot->lake;
+      run->session = &*q->slot->lake;
     }
-    bool relation = engine::is_relation_query(stmt);
+    auto& lake = *q->slot->lake;
     std::string text = stmt;
     while (!text.empty() &&
            (text.back() == ';' || std::isspace(static_cast<unsigned char>(text.back())))) {
       text.pop_back();
     }
-    if (relation) text = fmt::format("SELECT * FROM ({}\n) AS sluice_q LIMIT {}", text, limit + 1);
-    auto t0 = Clock::now();
-    auto res = slot->lake->run(text);
-    {
-      std::lock_guard lock(run->mu);
-      run->session = nullptr;
+    q->t0 = Clock::now();
+    if (!engine::is_relation_query(stmt)) {
+      auto res = lake.run(text);
+      if (!res.is_ok()) return query_error(res.status(), run->cancelled);
+      q->tag = res->tag;
+      q->snapshot_id = res->snapshot_id;
+      if (res->has_rows) {
+        const auto& r = res->rows;
+        for (size_t i = 0; i < r.column_names.size(); ++i) {
+          q->columns.push_back({{"name", r.column_names[i]},
+                                {"type", i < r.column_types.size() ? r.column_types[i] : ""}});
+        }
+      }
+      q->other.emplace(std::move(res).value());
+      return q;
     }
-    double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    if (!res.is_ok()) return query_error(res.status(), run->cancelled);
-    json out;
-    out["id"] = run->id;
-    out["tag"] = res->tag;
-    out["elapsed_ms"] = ms;
-    json cols = json::array();
+    // A query: the lake tables it names are bound, then DuckDB streams it with every value cast
+    // to text; LIMIT fetches one row more than the limit to tell whether it was truncated.
+    auto bound = lake.prepare_query(text);
+    if (!bound.is_ok()) return query_error(bound.status(), run->cancelled);
+    // Errors point into the statement as written, not into the wrappers below.
+    Status checked = lake.session().check(*bound);
+    if (!checked.is_ok()) return query_error(checked, run->cancelled);
+    std::string wrapped =
+        fmt::format("SELECT * FROM ({}\n) AS sluice_q LIMIT {}", *bound, limit + 1);
+    auto described = lake.session().query("DESCRIBE " + wrapped);
+    if (!described.is_ok()) return query_error(described.status(), run->cancelled);
+    for (const auto& row : described->rows) {
+      q->columns.push_back({{"name", row.size() > 0 && row[0] ? *row[0] : ""},
+                            {"type", row.size() > 1 && row[1] ? *row[1] : ""}});
+    }
+    auto prepared = lake.session().prepare(
+        fmt::format("SELECT CAST(COLUMNS(*) AS VARCHAR) FROM ({}) AS sluice_t", wrapped));
+    if (!prepared.is_ok()) return query_error(prepared.status(), run->cancelled);
+    q->prepared.emplace(std::move(prepared).value());
+    auto result = q->prepared->execute();
+    if (!result.is_ok()) return query_error(result.status(), run->cancelled);
+    q->result.emplace(std::move(result).value());
+    return q;
+  }
+
+  // Runs one statement and returns its whole result (at most `limit` rows) as one document:
+  // id, tag, columns, rows, row_count, truncated, limit, elapsed_ms, snapshot_id.
+  Result<json> run_sql(const governance::User& user, const std::string& sql, int64_t limit,
+                       const std::string& id) {
+    SLUICE_ASSIGN_OR_RETURN(auto q, start_query(user, sql, limit, id));
     json rows = json::array();
-    bool truncated = false;
-    if (res->has_rows) {
-      const auto& r = res->rows;
-      for (size_t i = 0; i < r.column_names.size(); ++i) {
-        cols.push_back({{"name", r.column_names[i]},
-                        {"type", i < r.column_types.size() ? r.column_types[i] : ""}});
-      }
-      for (const auto& row : r.rows) {
-        if (static_cast<int64_t>(rows.size()) >= limit) {
-          truncated = true;
-          break;
-        }
-        json jr = json::array();
-        for (const auto& v : row) {
-          if (v) {
-            jr.push_back(*v);
-          } else {
-            jr.push_back(nullptr);
-          }
-        }
-        rows.push_back(std::move(jr));
-      }
+    while (!q->finished) {
+      SLUICE_RETURN_IF_ERROR(q->next_batch(rows, SIZE_MAX, SIZE_MAX));
     }
-    out["row_count"] = rows.size();
-    out["columns"] = std::move(cols);
+    json out = q->summary();
+    out["columns"] = q->columns;
     out["rows"] = std::move(rows);
-    out["truncated"] = truncated;
-    out["limit"] = limit;
-    if (res->snapshot_id) out["snapshot_id"] = *res->snapshot_id;
     return out;
   }
 
@@ -727,6 +924,25 @@ struct Console::Impl {
       if (!res.is_ok()) return fail(res.status());
       return http::Response::json(200, *res);
     });
+    // The same, streamed as NDJSON (docs/console.md): rows go out as DuckDB produces them.
+    r.post("/api/queries/stream", [this](http::Request& q) {
+      auto user = request_user(q);
+      if (!user.is_ok()) return fail(user.status());
+      auto body = q.json();
+      if (!body.is_ok()) return fail(body.status());
+      std::string sql = body->value("sql", "");
+      int64_t limit = body->value("limit", kEditorRowLimit);
+      if (limit <= 0 || limit > kMaxStreamRowLimit) {
+        return fail(400, fmt::format("limit must be 1..{}", kMaxStreamRowLimit));
+      }
+      std::string id = body->value("id", "");
+      if (!id.empty() && !valid_name(id)) return fail(400, "id: letters, digits, _ or - only");
+      auto started = start_query(*user, sql, limit, id);
+      if (!started.is_ok()) return fail(started.status());
+      std::shared_ptr<QueryExec> exec = std::move(started).value();
+      return http::Response::stream(200, "application/x-ndjson; charset=utf-8",
+                                    [exec](http::ChunkSink& out) { return exec->stream_to(out); });
+    });
     r.post("/api/queries/{id}/cancel", [this](http::Request& q) {
       auto user = request_user(q);
       if (!user.is_ok()) return fail(user.status());
@@ -968,8 +1184,7 @@ Result<std::unique_ptr<Console>> Console::start(const common::Config& config,
     SLUICE_ASSIGN_OR_RETURN(auto tmp, dir.subdir("tmp"));
     impl->engine_options.temp_dir = tmp.string();
   }
-  impl->lake_options.compression = config.get_string("lake.compression");
-  impl->lake_options.target_file_size_bytes = config.get_int("lake.target_file_size_mb") << 20;
+  impl->lake_options = engine::lake_session_options(config, /*hot_table_cache=*/true);
   {
     SLUICE_ASSIGN_OR_RETURN(auto store, governance::UserStore::open(impl->data_dir));
     impl->users.emplace(std::move(store));

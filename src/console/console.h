@@ -1,7 +1,8 @@
 // The web console: one HTTP server (src/http) serving the built front end (web/dist) and the
-// console's JSON API — login and cookie sessions, SQL queries (row limit, cancel), the table
-// browser, dashboards (dashboards/*.yaml) with a per-snapshot result cache. The same grants as
-// the SQL gateway apply (gateway::authorize_statement). See docs/console.md.
+// console's JSON API — login and cookie sessions, SQL queries (row limit, cancel; streamed as
+// NDJSON for the editor), the table browser, dashboards (dashboards/*.yaml) with a per-snapshot
+// result cache. The same grants as the SQL gateway apply (gateway::authorize_statement). See
+// docs/console.md.
 //
 //   auto console = console::Console::start(config, {.host = "127.0.0.1", .port = 0, ...});
 //   std::cout << "http://127.0.0.1:" << (*console)->port() << "/\n";

@@ -277,6 +277,14 @@ Response Response::error(int status, std::string_view message) {
   return json(status, {{"error_code", status}, {"message", message}});
 }
 
+Response Response::stream(int status, std::string content_type, Producer producer) {
+  Response r;
+  r.status = status;
+  r.content_type = std::move(content_type);
+  r.producer = std::move(producer);
+  return r;
+}
+
 Response& Response::set_header(std::string name, std::string value) {
   for (auto& [k, v] : headers) {
     if (iequals(k, name)) {

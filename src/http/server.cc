@@ -1,6 +1,8 @@
 // The Beast server: one I/O thread (acceptor, reads, writes), a worker pool for handlers.
 // A connection serves its requests one at a time (no pipelining): read, hand to a worker, write,
-// then read the next one if keep-alive.
+// then read the next one if keep-alive. A streamed response (Response::stream) is written from
+// its worker: each chunk is handed to the I/O thread and the worker waits until it is on the
+// socket, so the producer runs at the client's pace.
 #include "http/server.h"
 
 #include <fmt/format.h>
@@ -15,6 +17,7 @@
 #include <future>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "common/log.h"
@@ -166,6 +169,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto start = std::chrono::steady_clock::now();
     asio::post(*server_->workers, [self = shared_from_this(), req, keep_alive, version, start] {
       Response res = self->server_->router.dispatch(*req, self->server_->errors());
+      if (res.streamed() && req->method != Method::kHead) {
+        self->stream_response(*req, std::move(res), keep_alive, version, start);
+        return;
+      }
       double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
               .count();
@@ -204,7 +211,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       out->insert(k, v);
     out->keep_alive(keep_alive);
     if (req->method == Method::kHead) {
-      out->content_length(res.body.size());
+      // A streamed body's length is unknown: no Content-Length then.
+      if (!res.streamed()) out->content_length(res.body.size());
     } else {
       out->body() = std::move(res.body);
       out->prepare_payload();
@@ -217,6 +225,113 @@ class Connection : public std::enable_shared_from_this<Connection> {
                          self->read();
                        });
   }
+
+  // Runs on a worker: writes the head, runs the producer (its writes become chunks), ends the
+  // body, then hands the connection back to the I/O thread (next request or close).
+  void stream_response(const Request& req, Response res, bool keep_alive, unsigned version,
+                       std::chrono::steady_clock::time_point start) {
+    bool chunked = version >= 11;
+    keep_alive = keep_alive && chunked && !stopping();
+    bhttp::response<bhttp::empty_body> head;
+    head.version(version);
+    head.result(static_cast<unsigned>(res.status));
+    head.set(bhttp::field::server, "sluice");
+    head.set(bhttp::field::content_type, res.content_type);
+    for (auto& [k, v] : res.headers)
+      head.insert(k, v);
+    head.erase(bhttp::field::content_length);
+    head.keep_alive(keep_alive);
+    if (chunked) head.chunked(true);
+    std::ostringstream os;
+    os << head.base();
+
+    StreamSink sink(this, chunked);
+    bool complete = false;
+    std::string error;
+    if (sink.send(os.str())) {
+      try {
+        complete = res.producer(sink);
+      } catch (const std::exception& e) {
+        error = e.what();
+        log::error("http stream producer failed",
+                   {log::kv("server", server_->opts.name), log::kv("path", req.path),
+                    log::kv("error", error)});
+      }
+      if (complete && chunked && sink.ok()) sink.send("0\r\n\r\n");
+    }
+    bool reuse = keep_alive && complete && sink.ok();
+    if (server_->opts.access_log) {
+      double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
+      log::info(
+          "http request",
+          {log::kv("server", server_->opts.name), log::kv("method", req.method_text),
+           log::kv("path", req.path), log::kv("status", res.status),
+           log::kv("ms", fmt::format("{:.2f}", ms)), log::kv("remote", remote_),
+           log::kv("streamed_bytes", sink.bytes()), log::kv("complete", complete && sink.ok())});
+    }
+    asio::post(stream_.get_executor(), [self = shared_from_this(), reuse] {
+      self->busy_ = false;
+      if (!reuse) return self->close();
+      self->read();
+    });
+  }
+
+  // The ChunkSink of one streamed response: frames the producer's writes (chunked encoding or
+  // raw for HTTP/1.0) and blocks the worker until each is on the socket.
+  class StreamSink : public ChunkSink {
+   public:
+    StreamSink(Connection* conn, bool chunked) : conn_(conn), chunked_(chunked) {}
+
+    bool write(std::string_view data) override {
+      if (failed_) return false;
+      if (data.empty()) return true;  // a zero-size chunk would end the body
+      std::string framed;
+      if (chunked_) {
+        framed.reserve(data.size() + 16);
+        framed = fmt::format("{:x}\r\n", data.size());
+        framed.append(data);
+        framed.append("\r\n");
+      } else {
+        framed.assign(data);
+      }
+      if (!send(std::move(framed))) return false;
+      bytes_ += data.size();
+      return true;
+    }
+    bool ok() const override { return !failed_; }
+    size_t bytes() const override { return bytes_; }
+
+    // Writes raw bytes on the I/O thread and waits for the result.
+    bool send(std::string raw) {
+      if (failed_) return false;
+      auto buf = std::make_shared<std::string>(std::move(raw));
+      auto done = std::make_shared<std::promise<beast::error_code>>();
+      auto result = done->get_future();
+      auto self = conn_->shared_from_this();
+      asio::post(conn_->stream_.get_executor(), [self, buf, done] {
+        self->stream_.expires_after(std::chrono::milliseconds(self->server_->opts.idle_timeout_ms));
+        asio::async_write(self->stream_, asio::buffer(*buf),
+                          [buf, done](beast::error_code ec, size_t) { done->set_value(ec); });
+      });
+      // The I/O thread stops at the end of a shutdown's grace period: then nothing completes.
+      while (result.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+        if (conn_->server_->io.stopped()) {
+          failed_ = true;
+          return false;
+        }
+      }
+      if (result.get()) failed_ = true;
+      return !failed_;
+    }
+
+   private:
+    Connection* conn_;
+    bool chunked_;
+    bool failed_ = false;
+    size_t bytes_ = 0;
+  };
 
   void close() {
     beast::error_code ec;

@@ -61,17 +61,47 @@ struct Request {
   Result<nlohmann::json> json() const;
 };
 
+// Where the producer of a streamed response writes its body (see Response::stream).
+class ChunkSink {
+ public:
+  virtual ~ChunkSink() = default;
+  // Sends `data` as one chunk and returns once the socket has taken it, so a slow client slows
+  // the producer down (nothing piles up in memory). False when the client is gone, the write
+  // timed out (ServerOptions::idle_timeout_ms) or the server stopped: the producer should stop
+  // its work (e.g. interrupt its query) and return. An empty `data` sends nothing.
+  virtual bool write(std::string_view data) = 0;
+  // False once a write failed.
+  virtual bool ok() const = 0;
+  // Bytes of body written so far.
+  virtual size_t bytes() const = 0;
+};
+
+// Writes the body of a streamed response on the handler's worker thread. Returns true when the
+// body is complete (the server then ends it with the last chunk and keeps the connection alive),
+// false to abort it (the connection closes without the last chunk: the client sees a truncated
+// response rather than a short one).
+using Producer = std::function<bool(ChunkSink&)>;
+
 struct Response {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Set-Cookie, ...)
   std::string body;
+  // Set for a streamed response (then `body` is unused): see stream().
+  Producer producer;
 
   static Response json(int status, const nlohmann::json& body,
                        std::string_view content_type = kJsonType);
   static Response text(int status, std::string body);
   // An error in the stack's default shape: {"error_code": status, "message": message}.
   static Response error(int status, std::string_view message);
+  // A streamed response: the server sends the status and headers with `Transfer-Encoding:
+  // chunked` (HTTP/1.1; HTTP/1.0 clients get the raw body and the connection closes at its end),
+  // then calls `producer`, whose writes go out as chunks as they are made. Middleware wraps it
+  // like any response (it may add headers; it sees no body). A HEAD request gets the headers
+  // only; the producer is not called.
+  static Response stream(int status, std::string content_type, Producer producer);
+  bool streamed() const { return static_cast<bool>(producer); }
 
   Response& set_header(std::string name, std::string value);
 };

@@ -177,6 +177,39 @@ try {
   const status = await page.textContent("#dash-status");
   check(/from cache/.test(status), `a reload is served from the cache: ${status}`);
 
+  // --- a dashboard's date range: change it, the charts show what sluice sql returns for it ---
+  {
+    await page.goto(`${url}#/dashboards/sales`);
+    await page.waitForSelector("main[data-loaded=true]");
+    const from0 = await page.inputValue("#filters input[name=from]");
+    const to0 = await page.inputValue("#filters input[name=to]");
+    // The last two weeks of the default range.
+    const from = new Date(Date.parse(`${to0}T00:00:00Z`) - 13 * 86400000).toISOString().slice(0, 10);
+    check(from > from0, `a narrower range: ${from}..${to0} within ${from0}..${to0}`);
+    await page.fill("#filters input[name=from]", from);
+    await page.click("#filters button[type=submit]");
+    await page.waitForFunction((f) => location.hash.includes(`from=${f}`) && document.querySelector("main")?.dataset.loaded === "true", from);
+    await page.waitForTimeout(300);
+    await shot("dashboard-sales-range");
+    const def = await page.evaluate(async (q) => (await fetch(`/api/dashboards/sales?${q}`)).json(), `from=${from}&to=${to0}`);
+    check(def.values.date?.from === from || Object.values(def.values).some((v) => v && v.from === from), `the range in effect is the one picked: ${JSON.stringify(def.values)}`);
+    let compared = 0;
+    for (const chart of def.charts) {
+      const el = await page.$(`.chart[data-chart-id="${chart.id}"]`);
+      if ((await el.getAttribute("data-state")) !== "ok") {
+        check(false, `sales/${chart.id} rendered with the new range: ${await el.textContent()}`);
+        continue;
+      }
+      const data = await page.evaluate(async ([c, q]) => (await fetch(`/api/dashboards/sales/charts/${c}?${q}`)).json(), [chart.id, `from=${from}&to=${to0}`]);
+      if (!data.sql.includes(from)) continue; // a chart that ignores the range
+      const shown = JSON.parse(await el.getAttribute("data-values"));
+      const want = expected(chart, sql(data.sql));
+      check(same(chart, shown, want), `sales/${chart.id} over ${from}..${to0} shows what sluice sql returns: ${JSON.stringify(shown).slice(0, 200)} vs ${JSON.stringify(want).slice(0, 200)}`);
+      compared++;
+    }
+    check(compared > 0, `charts compared over the new range: ${compared}`);
+  }
+
   // --- SQL editor: run, chart, save ---
   await page.goto(`${url}#/sql`);
   await page.waitForSelector("#sql-editor");
@@ -207,6 +240,76 @@ try {
   await page.waitForSelector("#sql-status[data-state=cancelled]", { timeout: 30000 });
   check((await page.textContent("#sql-result")).includes("Query cancelled"), "cancel shows 'Query cancelled'");
   await shot("sql-cancelled");
+
+  // --- a streamed 100,000-row result: the counter moves, the grid stays virtual ---
+  await page.fill("#limit", "200000");
+  await page.selectOption("#chart-type", "table");
+  await page.fill("#sql-editor", "SELECT i, i * 2 AS twice FROM range(100000) t(i)");
+  await page.evaluate(() => {
+    // Every status the page shows while the rows arrive.
+    window.__statuses = [];
+    const el = document.querySelector("#sql-status");
+    new MutationObserver(() => window.__statuses.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+  });
+  await page.click("#run");
+  await page.waitForSelector("#sql-status[data-state=done]", { timeout: 60000 });
+  const streamStatus = await page.textContent("#sql-status");
+  check(/^100,000 rows · \d+ ms$/.test(streamStatus), `the counter reaches the total: '${streamStatus}'`);
+  const statuses = await page.evaluate(() => window.__statuses);
+  const partial = statuses.filter((t) => /^[\d,]+ rows…$/.test(t));
+  check(partial.length > 0, `rows counted while they arrive: ${JSON.stringify(statuses.slice(0, 8))}`);
+  check(Number(await page.getAttribute("#sql-result .grid", "data-rows")) === 100000, "the grid holds 100,000 rows");
+  const domRows = await page.$$eval("#sql-result .grid-body .grid-row", (els) => els.length);
+  check(domRows > 0 && domRows < 200, `virtual scrolling: ${domRows} row elements in the DOM`);
+  await page.$eval("#sql-result .grid-viewport", (el) => {
+    el.scrollTop = el.scrollHeight;
+  });
+  await page.waitForSelector("#sql-result .grid-row[data-row='99999']");
+  const lastRow = await page.$$eval("#sql-result .grid-row[data-row='99999'] .grid-cell", (els) => els.map((e) => e.textContent));
+  check(JSON.stringify(lastRow) === JSON.stringify(["99999", "199998"]), `scrolled to the bottom, the last row: ${lastRow}`);
+  const domRowsAtEnd = await page.$$eval("#sql-result .grid-body .grid-row", (els) => els.length);
+  check(domRowsAtEnd < 200, `still virtual at the bottom: ${domRowsAtEnd} row elements`);
+  await shot("sql-streamed");
+
+  // --- cancel while rows are arriving ---
+  await page.fill("#limit", "5000000");
+  await page.fill("#sql-editor", "SELECT i FROM range(100000000000) t(i) WHERE i % 1000 = 0");
+  await page.click("#run");
+  await page.waitForFunction(() => {
+    const s = document.querySelector("#sql-status");
+    return s.dataset.state === "running" && Number(s.dataset.rows) >= 1000;
+  });
+  await page.click("#cancel");
+  await page.waitForSelector("#sql-status[data-state=cancelled]", { timeout: 30000 });
+  const kept = Number(await page.getAttribute("#sql-status", "data-rows"));
+  check((await page.textContent("#sql-result")).includes("Query cancelled"), "cancel mid-stream shows 'Query cancelled'");
+  check(kept >= 1000 && kept < 5000000 && Number(await page.getAttribute("#sql-result .grid", "data-rows")) === kept, `the ${kept} rows received before the cancel stay in the grid`);
+  await shot("sql-stream-cancelled");
+  await page.fill("#limit", "10000");
+
+  // --- time travel in the editor: an older snapshot of a table changed twice ---
+  sql("CREATE TABLE curated.tt_check (x INT)");
+  sql("INSERT INTO curated.tt_check VALUES (1), (2)");
+  sql("INSERT INTO curated.tt_check VALUES (3)");
+  await page.reload();
+  await page.waitForSelector("#tt-table option[value='curated.tt_check']", { state: "attached" });
+  await page.selectOption("#tt-table", "curated.tt_check");
+  await page.waitForSelector("#tt-snapshot:not([disabled])");
+  const snapOptions = await page.$$eval("#tt-snapshot option", (els) => els.map((e) => ({ value: e.value, text: e.textContent })));
+  const older = snapOptions.filter((o) => o.value && !o.text.includes("(current)"));
+  check(older.length >= 1 && snapOptions.some((o) => o.text.includes("(current)")), `snapshots offered: ${JSON.stringify(snapOptions)}`);
+  if (older.length) {
+    // The first append: two rows (the current snapshot has three).
+    const oldCounts = older.map((o) => Number(sql(`SELECT count(*) AS n FROM curated.tt_check AT (VERSION => ${o.value})`).rows[0][0]));
+    const pick = older[oldCounts.indexOf(2)] ?? older[0];
+    await page.selectOption("#tt-snapshot", pick.value);
+    check((await page.inputValue("#sql-editor")).includes(`AT (VERSION => ${pick.value})`), "the picker writes the time-travel query");
+    await page.click("#run");
+    await page.waitForSelector("#sql-status[data-state=done]");
+    const ttRows = Number(await page.getAttribute("#sql-result .grid", "data-rows"));
+    check(ttRows === 2 && oldCounts.includes(2), `the older snapshot shows ${ttRows} rows (sluice sql: ${oldCounts}), the current one 3`);
+    await shot("sql-time-travel");
+  }
 
   // --- time travel in the editor and the table browser ---
   await page.goto(`${url}#/tables/curated/fact_orders`);

@@ -2,7 +2,11 @@
 // small lake built with `sluice sql`, users made with `sluice user add`; requests with
 // http::Client. Login, cookie flags, CSRF, wrong password, grants (the gateway's), cancel, the
 // per-snapshot dashboard cache, the table browser.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -28,6 +32,71 @@ int sh(const std::string& cmd, const fs::path& dir, std::string* out = nullptr) 
   if (out) *out = r.out + r.err;
   return r.code;
 }
+
+// The lines of an NDJSON body, parsed.
+std::vector<json> ndjson(const std::string& body) {
+  std::vector<json> out;
+  std::istringstream in(body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(json::parse(line));
+  }
+  return out;
+}
+
+// Decodes a chunked HTTP body (the bytes after the head); the chunks must be complete.
+std::string dechunk(std::string_view s) {
+  std::string out;
+  for (;;) {
+    auto eol = s.find("\r\n");
+    if (eol == std::string_view::npos) return out;
+    size_t n = std::stoul(std::string(s.substr(0, eol)), nullptr, 16);
+    s.remove_prefix(eol + 2);
+    if (n == 0 || s.size() < n + 2) return out;
+    out.append(s.substr(0, n));
+    s.remove_prefix(n + 2);
+  }
+}
+
+// One HTTP request over a raw socket whose response is read as it arrives.
+class RawRequest {
+ public:
+  RawRequest(uint16_t port, const std::string& request) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+          ::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) ==
+              static_cast<ssize_t>(request.size());
+  }
+  ~RawRequest() { ::close(fd_); }
+  bool ok() const { return ok_; }
+  // Reads until `needle` shows up (true), the peer closes or `timeout_s` passes (false).
+  bool read_until(const std::string& needle, int timeout_s = 60) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    while (got.find(needle) == std::string::npos) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 200) <= 0) continue;
+      char buf[65536];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return got.find(needle) != std::string::npos;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return true;
+  }
+  std::string body() const {
+    auto at = got.find("\r\n\r\n");
+    return at == std::string::npos ? "" : dechunk(std::string_view(got).substr(at + 4));
+  }
+  std::string got;
+
+ private:
+  int fd_ = -1;
+  bool ok_ = false;
+};
 
 class ConsoleApiTest : public ::testing::Test {
  protected:
@@ -319,6 +388,173 @@ TEST_F(ConsoleApiTest, ServesTheFrontEndOrAClearErrorPage) {
     EXPECT_NE(r->body.find("scripts/setup.sh"), std::string::npos);
   }
   EXPECT_EQ(c.get("/api/dags")->status, 401);  // behind the login even when absent
+}
+
+TEST_F(ConsoleApiTest, StreamedQuerySendsNdjsonBatchesUpToTheLimit) {
+  Login l = login("admin", "adminpw");
+  auto r =
+      call(l, "POST", "/api/queries/stream",
+           json{{"sql", "SELECT i FROM range(200000) t(i)"}, {"limit", 300000}, {"id", "big"}});
+  ASSERT_EQ(r.status, 200) << r.body.substr(0, 500);
+  EXPECT_EQ(r.header("Content-Type"), "application/x-ndjson; charset=utf-8");
+  EXPECT_EQ(r.header("Transfer-Encoding"), "chunked");
+  EXPECT_EQ(r.header("Cache-Control"), "no-store");  // the console's middleware wraps it too
+  auto lines = ndjson(r.body);
+  ASSERT_GE(lines.size(), 3u);
+  EXPECT_EQ(lines.front()["id"], "big");
+  EXPECT_EQ(lines.front()["columns"], json::parse(R"([{"name":"i","type":"BIGINT"}])"));
+  int64_t next = 0;
+  size_t batches = 0;
+  bool in_order = true;
+  for (size_t i = 1; i + 1 < lines.size(); ++i) {
+    ASSERT_TRUE(lines[i].contains("rows")) << lines[i].dump().substr(0, 200);
+    EXPECT_LE(lines[i]["rows"].size(), 1000u);
+    ++batches;
+    for (const auto& row : lines[i]["rows"]) {
+      in_order = in_order && row[0] == std::to_string(next);
+      ++next;
+    }
+  }
+  EXPECT_TRUE(in_order);
+  EXPECT_EQ(next, 200000);
+  EXPECT_EQ(batches, 200u);
+  const json& done = lines.back();
+  EXPECT_EQ(done["done"], true) << done.dump();
+  EXPECT_EQ(done["row_count"], 200000);
+  EXPECT_EQ(done["truncated"], false);
+  EXPECT_EQ(done["limit"], 300000);
+  EXPECT_EQ(done["tag"], "SELECT 200000");
+  EXPECT_EQ(done["id"], "big");
+  EXPECT_TRUE(done["elapsed_ms"].is_number());
+
+  // The row limit stops fetching and says so.
+  auto cut = ndjson(call(l, "POST", "/api/queries/stream",
+                         json{{"sql", "SELECT i FROM range(200000) t(i)"}, {"limit", 150000}})
+                        .body);
+  ASSERT_GE(cut.size(), 3u);
+  EXPECT_EQ(cut.back()["row_count"], 150000);
+  EXPECT_EQ(cut.back()["truncated"], true);
+  EXPECT_EQ(cut.back()["limit"], 150000);
+  const json& last_rows = cut[cut.size() - 2]["rows"];
+  EXPECT_EQ(last_rows.back()[0], "149999");
+
+  // Types, NULLs and nested values as text, as `sluice sql` shows them.
+  auto typed = ndjson(
+      call(l, "POST", "/api/queries/stream",
+           json{{"sql", "SELECT id, amount, NULL::INT AS n, [1, 2] AS l FROM raw.t ORDER BY id"}})
+          .body);
+  ASSERT_EQ(typed.size(), 3u);
+  EXPECT_EQ(typed[0]["columns"][1]["type"], "DECIMAL(10,2)");
+  EXPECT_EQ(typed[1]["rows"][0], json::parse(R"(["1", "3.50", null, "[1, 2]"])"));
+
+  // Bad requests and errors found before any row are plain JSON errors.
+  EXPECT_EQ(call(l, "POST", "/api/queries/stream", json{{"sql", "SELECT 1"}, {"limit", 0}}).status,
+            400);
+  auto syntax = call(l, "POST", "/api/queries/stream", json{{"sql", "SELEC 1"}});
+  EXPECT_EQ(syntax.status, 400);
+  EXPECT_NE(syntax.body.find("syntax error"), std::string::npos) << syntax.body;
+  // The old endpoint answers as before.
+  auto whole = call(l, "POST", "/api/queries", json{{"sql", "SELECT i FROM range(5) t(i)"}});
+  EXPECT_EQ(json::parse(whole.body)["rows"].size(), 5u);
+}
+
+TEST_F(ConsoleApiTest, StreamedQueryChecksGrantsBeforeAnyRow) {
+  Login reader = login("reader", "readerpw");
+  auto denied =
+      call(reader, "POST", "/api/queries/stream", json{{"sql", "SELECT * FROM curated.secret"}});
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(denied.header("Content-Type"), "application/json");
+  EXPECT_EQ(json::parse(denied.body)["message"], "permission denied for table curated.secret");
+  EXPECT_EQ(call(reader, "POST", "/api/queries/stream", json{{"sql", "DELETE FROM raw.t"}}).status,
+            403);
+  auto no_csrf = call(reader, "POST", "/api/queries/stream", json{{"sql", "SELECT 1"}}, false);
+  EXPECT_EQ(no_csrf.status, 403);
+  auto ok = ndjson(
+      call(reader, "POST", "/api/queries/stream", json{{"sql", "SELECT count(*) FROM raw.t"}})
+          .body);
+  ASSERT_EQ(ok.size(), 3u);
+  EXPECT_EQ(ok.back()["done"], true);
+}
+
+TEST_F(ConsoleApiTest, StreamedDmlReturnsItsTagAndSnapshot) {
+  Login l = login("admin", "adminpw");
+  auto created = ndjson(
+      call(l, "POST", "/api/queries/stream", json{{"sql", "CREATE TABLE raw.streamed (x INT)"}})
+          .body);
+  ASSERT_EQ(created.size(), 2u);
+  EXPECT_EQ(created[0]["columns"], json::array());
+  EXPECT_EQ(created[1]["tag"], "CREATE TABLE");
+  auto inserted = ndjson(call(l, "POST", "/api/queries/stream",
+                              json{{"sql", "INSERT INTO raw.streamed VALUES (1), (2), (3);"}})
+                             .body);
+  ASSERT_EQ(inserted.size(), 2u);
+  EXPECT_EQ(inserted[1]["tag"], "INSERT 0 3");
+  EXPECT_TRUE(inserted[1]["snapshot_id"].is_number()) << inserted[1].dump();
+  auto count = ndjson(call(l, "POST", "/api/queries/stream",
+                           json{{"sql", "SELECT count(*) AS n FROM raw.streamed"}})
+                          .body);
+  ASSERT_EQ(count.size(), 3u);
+  EXPECT_EQ(count[1]["rows"][0][0], "3");
+}
+
+TEST_F(ConsoleApiTest, CancelEndsAStreamWithACancelledLine) {
+  Login l = login("admin", "adminpw");
+  std::string body = json{
+      {"sql", "SELECT i FROM range(100000000000) t(i)"},
+      {"limit", 10000000},
+      {"id", "flow"}}.dump();
+  RawRequest req(port_, "POST /api/queries/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " +
+                            l.cookie + "\r\nX-Sluice-CSRF: " + l.csrf +
+                            "\r\nContent-Type: application/json\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\n\r\n" + body);
+  ASSERT_TRUE(req.ok());
+  // Rows arrive while the query is still running.
+  ASSERT_TRUE(req.read_until("{\"rows\":")) << req.got.substr(0, 300);
+  auto listed = json::parse(call(l, "GET", "/api/queries").body);
+  bool running = false;
+  for (const auto& q : listed["queries"])
+    running = running || q["id"] == "flow";
+  EXPECT_TRUE(running) << listed.dump();
+  auto c = call(l, "POST", "/api/queries/flow/cancel");
+  EXPECT_EQ(c.status, 202) << c.body;
+  ASSERT_TRUE(req.read_until("\r\n0\r\n\r\n")) << req.got.size();
+  auto lines = ndjson(req.body());
+  ASSERT_GE(lines.size(), 3u);
+  const json& last = lines.back();
+  ASSERT_TRUE(last.contains("error")) << last.dump();
+  EXPECT_EQ(last["error"]["code"], "cancelled");
+  EXPECT_EQ(last["error"]["message"], "query cancelled");
+  int64_t rows = 0;
+  for (size_t i = 1; i + 1 < lines.size(); ++i)
+    rows += static_cast<int64_t>(lines[i]["rows"].size());
+  EXPECT_GT(rows, 0);
+  EXPECT_LT(rows, 10000000);
+  EXPECT_EQ(last["row_count"], rows);
+  // The id is free again.
+  EXPECT_EQ(call(l, "POST", "/api/queries/flow/cancel").status, 404);
+}
+
+TEST_F(ConsoleApiTest, AClientThatGoesAwayEndsItsStreamedQuery) {
+  Login l = login("admin", "adminpw");
+  std::string body = json{
+      {"sql", "SELECT i FROM range(100000000000) t(i)"},
+      {"limit", 10000000},
+      {"id", "gone"}}.dump();
+  {
+    RawRequest req(port_, "POST /api/queries/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " +
+                              l.cookie + "\r\nX-Sluice-CSRF: " + l.csrf +
+                              "\r\nContent-Type: application/json\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n" + body);
+    ASSERT_TRUE(req.read_until("{\"rows\":"));
+  }  // closed mid-stream
+  bool still_running = true;
+  for (int i = 0; i < 300 && still_running; ++i) {
+    still_running = false;
+    for (const auto& q : json::parse(call(l, "GET", "/api/queries").body)["queries"])
+      still_running = still_running || q["id"] == "gone";
+    if (still_running) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_FALSE(still_running) << "the query kept running after its client left";
 }
 
 }  // namespace

@@ -1,9 +1,12 @@
 // The SQL editor: run (Ctrl+Enter), cancel, result grid, chart the result, save as a query,
-// and a time-travel picker that inserts `AT (VERSION => <snapshot>)` for a table.
-import { ApiError, get, newId, post, type QueryResult } from "../api";
+// and a time-travel picker that inserts `AT (VERSION => <snapshot>)` for a table. Results are
+// streamed (POST /api/queries/stream): rows show up and the counter moves while they arrive.
+import { ApiError, get, newId, post, streamQuery, type QueryResult } from "../api";
 import { guessSpec, renderChart } from "../chart";
 import { clear, fmtTime, h, message } from "../dom";
-import { resultGrid } from "../grid";
+import { liveGrid, type LiveGrid } from "../grid";
+
+const fmtCount = (n: number) => n.toLocaleString("en-US");
 
 let lastSql = "SELECT 42 AS answer";
 
@@ -12,7 +15,7 @@ export async function sqlPage(main: HTMLElement): Promise<void> {
   editor.value = sessionStorage.getItem("sluice.sql") ?? lastSql;
   const runBtn = h("button", { class: "primary", id: "run" }, "Run") as HTMLButtonElement;
   const cancelBtn = h("button", { id: "cancel", disabled: true }, "Cancel") as HTMLButtonElement;
-  const limit = h("input", { type: "number", id: "limit", value: 10000, min: 1, max: 100000, style: "width:7em" }) as HTMLInputElement;
+  const limit = h("input", { type: "number", id: "limit", value: 10000, min: 1, max: 10000000, style: "width:7em" }) as HTMLInputElement;
   const chartType = h(
     "select",
     { id: "chart-type" },
@@ -52,14 +55,17 @@ export async function sqlPage(main: HTMLElement): Promise<void> {
   });
 
   let current: QueryResult | null = null;
+  let grid: LiveGrid | null = null;
   let runningId = "";
   const show = () => {
     if (!current) return;
     const body = h("div", { class: "chart", id: "sql-chart" });
     clear(out, body);
     if (chartType.value === "table") {
-      clear(out, resultGrid(current, 480));
+      grid = liveGrid(current, 480);
+      clear(out, grid.el);
     } else {
+      grid = null;
       try {
         renderChart(body, guessSpec(current, chartType.value), current);
       } catch (e) {
@@ -67,7 +73,9 @@ export async function sqlPage(main: HTMLElement): Promise<void> {
       }
     }
   };
-  chartType.addEventListener("change", show);
+  chartType.addEventListener("change", () => {
+    if (!runningId) show();
+  });
 
   const run = async () => {
     if (runningId) return;
@@ -78,21 +86,76 @@ export async function sqlPage(main: HTMLElement): Promise<void> {
     runBtn.disabled = true;
     cancelBtn.disabled = false;
     clear(status, "Running…");
+    clear(out);
     status.dataset.state = "running";
     status.dataset.queryId = runningId;
+    status.dataset.rows = "0";
     const t0 = performance.now();
+    const res: QueryResult = { columns: [], rows: [], row_count: 0, truncated: false, elapsed_ms: 0, tag: "" };
+    current = null;
+    grid = null;
+    // (Callbacks below set it; a function keeps TypeScript from narrowing it to null.)
+    const liveNow = (): LiveGrid | null => grid;
+    // Repaint at most once a frame however fast batches arrive.
+    let pending = false;
+    const paint = () => {
+      pending = false;
+      if (runningId === "") return;
+      grid?.refresh();
+      status.dataset.rows = String(res.rows.length);
+      clear(status, `${fmtCount(res.rows.length)} rows…`);
+    };
+    // Leaving the page drops the stream: the server sees the client go and ends the query.
+    const abort = new AbortController();
+    const leave = () => abort.abort();
+    window.addEventListener("hashchange", leave);
     try {
-      current = await post<QueryResult>("/api/queries", { sql, limit: Number(limit.value) || 10000, id: runningId });
-      const rows = current.columns.length ? `${current.row_count} rows${current.truncated ? ` (limit ${limit.value} reached)` : ""}` : current.tag;
-      clear(status, `${rows} · ${Math.round(current.elapsed_ms)} ms`);
+      const done = await streamQuery(
+        { sql, limit: Number(limit.value) || 10000, id: runningId },
+        (columns) => {
+          res.columns = columns;
+          current = res;
+          // The grid shows rows as they arrive; a chart waits for the whole result.
+          if (chartType.value === "table") {
+            grid = liveGrid(res, 480);
+            clear(out, grid.el);
+          }
+        },
+        (rows) => {
+          for (const r of rows) res.rows.push(r);
+          if (!pending) {
+            pending = true;
+            requestAnimationFrame(paint);
+          }
+        },
+        abort.signal,
+      );
+      res.row_count = done.row_count;
+      res.truncated = done.truncated;
+      res.elapsed_ms = done.elapsed_ms;
+      res.tag = done.tag;
+      res.id = done.id;
+      current = res;
+      const rows = res.columns.length ? `${fmtCount(done.row_count)} rows${done.truncated ? ` (limit ${fmtCount(done.limit)} reached)` : ""}` : done.tag;
+      clear(status, `${rows} · ${Math.round(done.elapsed_ms)} ms`);
+      status.dataset.rows = String(res.rows.length);
       status.dataset.state = "done";
-      show();
+      const g = liveNow();
+      if (g && chartType.value === "table") g.refresh();
+      else show();
     } catch (e) {
       const err = e as ApiError;
-      status.dataset.state = err.status === 409 ? "cancelled" : "error";
-      clear(status, `after ${Math.round(performance.now() - t0)} ms`);
-      clear(out, message("error", err.status === 409 ? "Query cancelled." : err.message));
+      const cancelled = err.status === 409;
+      status.dataset.state = cancelled ? "cancelled" : "error";
+      status.dataset.rows = String(res.rows.length);
+      const got = res.rows.length ? ` (${fmtCount(res.rows.length)} rows received)` : "";
+      clear(status, `after ${Math.round(performance.now() - t0)} ms${got}`);
+      // Rows that arrived before a cancel or an error stay visible below the message.
+      const g = liveNow();
+      g?.refresh();
+      clear(out, message("error", cancelled ? "Query cancelled." : err.message), ...(g ? [g.el] : []));
     } finally {
+      window.removeEventListener("hashchange", leave);
       runningId = "";
       runBtn.disabled = false;
       cancelBtn.disabled = true;
