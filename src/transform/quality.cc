@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -164,43 +165,49 @@ Result<std::string> interval_of(const std::string& text, const std::string& wher
   return fmt::format("INTERVAL '{} {}'", n, u);
 }
 
-// The failing rows of a check over relation `rel` (a parenthesized SELECT).
-Result<std::string> failing_sql(const Check& c, const std::string& table, const std::string& rel) {
-  std::string base = c.where.empty()
-                         ? fmt::format("{} AS __r", rel)
-                         : fmt::format("(SELECT * FROM {} AS __w WHERE {}) AS __r", rel, c.where);
+// The condition a failing row meets (over the alias __r), for the checks that look at one row at
+// a time: not_null, accepted_values, range, regex; nullopt for the others.
+std::optional<std::string> row_condition(const Check& c) {
   auto col = [&](size_t i) { return "__r." + quote_ident(c.columns.at(i)); };
   if (c.type == "not_null") {
     std::string cond;
     for (size_t i = 0; i < c.columns.size(); ++i)
       cond += fmt::format("{}{} IS NULL", i ? " OR " : "", col(i));
-    return fmt::format("SELECT * FROM {} WHERE {}", base, cond);
-  }
-  if (c.type == "unique") {
-    std::string cols;
-    for (size_t i = 0; i < c.columns.size(); ++i)
-      cols += (i ? ", " : "") + col(i);
-    return fmt::format("SELECT {}, count(*) AS duplicates FROM {} GROUP BY ALL HAVING count(*) > 1",
-                       cols, base);
+    return cond;
   }
   if (c.type == "accepted_values") {
     std::string vals;
     for (size_t i = 0; i < c.values.size(); ++i)
       vals += (i ? ", " : "") + quote_literal(c.values[i]);
-    return fmt::format("SELECT * FROM {} WHERE {} IS NOT NULL AND CAST({} AS VARCHAR) NOT IN ({})",
-                       base, col(0), col(0), vals);
+    return fmt::format("{} IS NOT NULL AND CAST({} AS VARCHAR) NOT IN ({})", col(0), col(0), vals);
   }
   if (c.type == "range") {
     std::string cond;
     if (c.min) cond += fmt::format("{} < {}", col(0), sql_value(*c.min));
     if (c.max)
       cond += fmt::format("{}{} > {}", cond.empty() ? "" : " OR ", col(0), sql_value(*c.max));
-    return fmt::format("SELECT * FROM {} WHERE {}", base, cond);
+    return cond;
   }
   if (c.type == "regex") {
-    return fmt::format(
-        "SELECT * FROM {} WHERE {} IS NOT NULL AND NOT regexp_full_match(CAST({} AS VARCHAR), {})",
-        base, col(0), col(0), quote_literal(c.pattern));
+    return fmt::format("{} IS NOT NULL AND NOT regexp_full_match(CAST({} AS VARCHAR), {})", col(0),
+                       col(0), quote_literal(c.pattern));
+  }
+  return std::nullopt;
+}
+
+// The failing rows of a check over relation `rel` (a parenthesized SELECT).
+Result<std::string> failing_sql(const Check& c, const std::string& table, const std::string& rel) {
+  std::string base = c.where.empty()
+                         ? fmt::format("{} AS __r", rel)
+                         : fmt::format("(SELECT * FROM {} AS __w WHERE {}) AS __r", rel, c.where);
+  auto col = [&](size_t i) { return "__r." + quote_ident(c.columns.at(i)); };
+  if (auto cond = row_condition(c)) return fmt::format("SELECT * FROM {} WHERE {}", base, *cond);
+  if (c.type == "unique") {
+    std::string cols;
+    for (size_t i = 0; i < c.columns.size(); ++i)
+      cols += (i ? ", " : "") + col(i);
+    return fmt::format("SELECT {}, count(*) AS duplicates FROM {} GROUP BY ALL HAVING count(*) > 1",
+                       cols, base);
   }
   if (c.type == "relationships") {
     std::string field = c.field.empty() ? c.columns[0] : c.field;
@@ -293,13 +300,42 @@ Result<std::vector<TableChecks>> load_quality_dir(const std::filesystem::path& d
 std::vector<CheckResult> run_checks(engine::LakeSession& session, const std::string& table,
                                     const std::string& relation_sql,
                                     const std::vector<Check>& checks) {
-  std::vector<CheckResult> out;
+  std::vector<CheckResult> out(checks.size());
   std::string rel = "(" + relation_sql + ")";
-  for (const auto& c : checks) {
-    CheckResult r;
-    r.table = table;
-    r.check = c.name;
-    r.severity = c.severity;
+  for (size_t i = 0; i < checks.size(); ++i) {
+    out[i].table = table;
+    out[i].check = checks[i].name;
+    out[i].severity = checks[i].severity;
+  }
+  // The row-level checks count their failing rows together, in one scan of the relation. A check
+  // that fails (for its sample rows), or a scan that cannot run (for an error naming its check),
+  // runs again on its own below.
+  std::vector<bool> done(checks.size(), false);
+  std::vector<size_t> fused;
+  std::string counts;
+  for (size_t i = 0; i < checks.size(); ++i) {
+    auto cond = row_condition(checks[i]);
+    if (!cond) continue;
+    if (!checks[i].where.empty()) cond = fmt::format("({}) AND ({})", checks[i].where, *cond);
+    counts += fmt::format("{}count(*) FILTER (WHERE {})", fused.empty() ? "" : ", ", *cond);
+    fused.push_back(i);
+  }
+  if (fused.size() > 1) {
+    auto bound = session.prepare_query(fmt::format("SELECT {} FROM {} AS __r", counts, rel));
+    auto n = bound.is_ok() ? session.session().query(*bound)
+                           : Result<engine::QueryResult>(bound.status());
+    if (n.is_ok() && n->rows.size() == 1 && n->rows[0].size() == fused.size()) {
+      for (size_t k = 0; k < fused.size(); ++k) {
+        if (std::stoll(n->rows[0][k].value_or("0")) != 0) continue;
+        out[fused[k]].passed = true;
+        done[fused[k]] = true;
+      }
+    }
+  }
+  for (size_t i = 0; i < checks.size(); ++i) {
+    if (done[i]) continue;
+    const auto& c = checks[i];
+    CheckResult& r = out[i];
     auto q = failing_sql(c, table, rel);
     Status st = q.status();
     if (st.is_ok()) {
@@ -318,9 +354,9 @@ std::vector<CheckResult> run_checks(engine::LakeSession& session, const std::str
         r.passed = r.failing_count == 0;
         for (const auto& row : sample->rows) {
           std::string line;
-          for (size_t i = 0; i < row.size(); ++i) {
-            line += fmt::format("{}{}={}", i ? ", " : "", sample->column_names[i],
-                                row[i].value_or("NULL"));
+          for (size_t j = 0; j < row.size(); ++j) {
+            line += fmt::format("{}{}={}", j ? ", " : "", sample->column_names[j],
+                                row[j].value_or("NULL"));
           }
           r.sample += (r.sample.empty() ? "" : "\n") + line;
         }
@@ -333,7 +369,6 @@ std::vector<CheckResult> run_checks(engine::LakeSession& session, const std::str
       r.error = fmt::format("{}: {}", c.file, st.message());
     }
     (void)session.session().execute("DROP TABLE IF EXISTS __sluice_failing");
-    out.push_back(std::move(r));
   }
   return out;
 }

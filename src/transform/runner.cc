@@ -92,8 +92,11 @@ class ModelRun {
   }
   // The write-audit-publish step: `added` replaces `removed` only if no error check fails on
   // the would-be snapshot.
+  // `checked` (if not empty) is a relation holding exactly the would-be snapshot's rows, which
+  // the checks read instead of the staged files.
   Status publish(lake::Table& table, const std::vector<lake::DataFile>& removed,
-                 const std::vector<lake::DataFile>& added, ModelResult* out);
+                 const std::vector<lake::DataFile>& added, ModelResult* out,
+                 const std::string& checked = "");
 
   engine::LakeSession& s_;
   const Model& m_;
@@ -151,7 +154,8 @@ Status ModelRun::check_schema(const lake::Table& t, const std::vector<Column>& c
 }
 
 Status ModelRun::publish(lake::Table& table, const std::vector<lake::DataFile>& removed,
-                         const std::vector<lake::DataFile>& added, ModelResult* out) {
+                         const std::vector<lake::DataFile>& added, ModelResult* out,
+                         const std::string& checked) {
   auto fail = [&](Status st) {
     delete_staged(added, table.data_dir());
     if (created_) (void)catalog_.drop_table(m_.ident, true);
@@ -175,9 +179,17 @@ Status ModelRun::publish(lake::Table& table, const std::vector<lake::DataFile>& 
   }
   for (const auto& f : added)
     out->rows_written += f.record_count;
+  log::debug("model files written", {log::kv("model", m_.name()), log::kv("files", added.size())});
   auto checks = checks_for();
   if (!checks.empty()) {
-    out->checks = run_checks(s_, m_.name(), engine::scan_plan_sql(staged), checks);
+    auto t0 = std::chrono::steady_clock::now();
+    out->checks = run_checks(s_, m_.name(),
+                             checked.empty() ? engine::scan_plan_sql(staged) : checked, checks);
+    log::debug(
+        "model checked",
+        {log::kv("model", m_.name()), log::kv("checks", checks.size()),
+         log::kv("seconds",
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count())});
     std::vector<const CheckResult*> failed;
     for (const auto& r : out->checks)
       if (!r.passed && r.severity == Severity::kError) failed.push_back(&r);
@@ -325,11 +337,35 @@ Status ModelRun::run(ModelResult* out) {
     ~DropStaged() { (void)s.session().execute("DROP TABLE IF EXISTS " + name); }
   } drop_staged{s_, staged};
 
+  // When the new rows replace the whole table and checks gate the publish, the rows are
+  // materialized once, in a temp table with the table's column types: the data files are written
+  // from it and the checks read it, instead of reading the new files back once per check.
+  std::string out_rows = "__sluice_out_" + random_id();
+  DropStaged drop_out_rows{s_, out_rows};
+  auto write_all = [&](const std::string& select) -> Result<std::vector<lake::DataFile>> {
+    if (checks_for().empty()) return write(select);
+    lake::ScanPlan typed;  // no files: an empty relation with the table's column types
+    typed.schema = table.metadata().current_schema();
+    Status st = s_.session().execute(
+        fmt::format("CREATE TEMP TABLE {} AS {}", out_rows, engine::scan_plan_sql(typed)));
+    if (st.is_ok()) {
+      st = s_.session().execute(
+          fmt::format("INSERT INTO {} BY NAME SELECT * FROM ({}) AS __s", out_rows, select));
+    }
+    if (!st.is_ok()) {
+      if (created_) (void)catalog_.drop_table(m_.ident, true);
+      return st.with_context(m_.file.string());
+    }
+    log::debug("model rows staged", {log::kv("model", m_.name())});
+    return write("SELECT * FROM " + out_rows);
+  };
+  auto checked = [&] { return checks_for().empty() ? std::string() : "SELECT * FROM " + out_rows; };
+
   bool replace_all = cfg.materialized == Materialization::kTable ||
                      (cfg.materialized == Materialization::kIncremental && plan.tasks.empty());
   if (replace_all) {
-    SLUICE_ASSIGN_OR_RETURN(auto added, write("SELECT * FROM " + q + " AS __q"));
-    return publish(table, all_files, added, out);
+    SLUICE_ASSIGN_OR_RETURN(auto added, write_all("SELECT * FROM " + q + " AS __q"));
+    return publish(table, all_files, added, out, checked());
   }
   if (cfg.materialized == Materialization::kIncremental) {
     if (cfg.strategy == Strategy::kAppend) {
@@ -443,8 +479,8 @@ Status ModelRun::run(ModelResult* out) {
       "SELECT {3}, __ts AS valid_from, __next AS valid_to, __next IS NULL AS is_current FROM kept "
       "WHERE NOT __del",
       ev, part, cc, join_idents(names));
-  SLUICE_ASSIGN_OR_RETURN(auto added, write(history));
-  return publish(table, all_files, added, out);
+  SLUICE_ASSIGN_OR_RETURN(auto added, write_all(history));
+  return publish(table, all_files, added, out, checked());
 }
 
 }  // namespace
