@@ -3,12 +3,16 @@
 // per-table flock (see README.md, "Commit protocol").
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 
 #include "common/log.h"
@@ -182,13 +186,73 @@ Result<std::string> Catalog::read_pointer(const TableIdent& ident) const {
   return loc;
 }
 
+namespace {
+
+// Parsed metadata files by path. A metadata file is written once and never changed (a commit
+// writes a new one), so a parse can be reused; size and modification time guard against a file
+// replaced behind the catalog's back. Small: a table's metadata grows with its snapshots, and a
+// parse of a few hundred snapshots costs milliseconds on every statement and commit.
+class MetadataCache {
+ public:
+  std::optional<TableMetadata> get(const std::string& path, const struct stat& st) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(path);
+    if (it == entries_.end() || it->second.size != st.st_size ||
+        it->second.mtime_ns != mtime_ns(st)) {
+      return std::nullopt;
+    }
+    it->second.last_use = ++clock_;
+    return it->second.md;
+  }
+  void put(const std::string& path, const struct stat& st, const TableMetadata& md) {
+    std::lock_guard lock(mu_);
+    if (entries_.size() >= kCapacity && !entries_.count(path)) {
+      auto oldest = std::min_element(entries_.begin(), entries_.end(), [](auto& a, auto& b) {
+        return a.second.last_use < b.second.last_use;
+      });
+      entries_.erase(oldest);
+    }
+    entries_[path] = Entry{md, st.st_size, mtime_ns(st), ++clock_};
+  }
+
+ private:
+  static constexpr size_t kCapacity = 64;
+  static int64_t mtime_ns(const struct stat& st) {
+    return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  }
+  struct Entry {
+    TableMetadata md;
+    int64_t size = 0;
+    int64_t mtime_ns = 0;
+    uint64_t last_use = 0;
+  };
+  std::mutex mu_;
+  std::map<std::string, Entry> entries_;
+  uint64_t clock_ = 0;
+};
+
+MetadataCache& metadata_cache() {
+  static MetadataCache cache;
+  return cache;
+}
+
+}  // namespace
+
 Result<Table> Catalog::load_from(const TableIdent& ident, const std::string& metadata_file) const {
+  struct stat st {};
+  bool stated = ::stat(metadata_file.c_str(), &st) == 0;
+  if (stated) {
+    if (auto md = metadata_cache().get(metadata_file, st)) {
+      return Table(const_cast<Catalog*>(this), ident, std::move(*md), metadata_file);
+    }
+  }
   auto text = detail::read_file(metadata_file);
   if (!text.is_ok()) {
     return text.status().with_context("table " + ident.to_string() + ": metadata file");
   }
   auto md = parse_table_metadata(*text, metadata_file);
   if (!md.is_ok()) return md.status().with_context("table " + ident.to_string());
+  if (stated) metadata_cache().put(metadata_file, st, *md);
   return Table(const_cast<Catalog*>(this), ident, std::move(md).value(), metadata_file);
 }
 
