@@ -183,4 +183,57 @@ TEST_F(CdcMysqlIT, KillNineMidStreamResumesExactlyOnce) {
   EXPECT_EQ(s.kill(SIGTERM), 0) << s.log();
 }
 
+// A column type the lake cannot take (INT -> VARCHAR): the stream stops before that change with
+// an error naming the source, table and column, and stops again on a restart; once the lake
+// columns are renamed out of the way (what the error says to do), the next start resumes at the
+// change and every change lands, once.
+TEST_F(CdcMysqlIT, TypeChangeThatCannotEvolveStopsAndLosesNothing) {
+  my_exec(
+      "DROP TABLE IF EXISTS sc; CREATE TABLE sc (id INT PRIMARY KEY, qty INT, note VARCHAR(32)) "
+      "ENGINE=InnoDB; INSERT INTO sc VALUES (1, 10, 'a'), (2, 20, 'b'), (3, 30, 'c')");
+  write_source("sc", {"sc"});
+  Stream s(env_->dir, "sc", data_);
+  s.start();
+  ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.sc_sc", "3", &s), "3") << s.log();
+  my_exec("INSERT INTO sc VALUES (4, 40, 'streamed')");
+  ASSERT_EQ(wait_lake("SELECT count(*) FROM refined.sc_sc", "4", &s), "4") << s.log();
+  my_exec("INSERT INTO sc VALUES (5, 50, 'just before')");
+  my_exec("ALTER TABLE sc MODIFY qty VARCHAR(16)");
+  my_exec("INSERT INTO sc VALUES (6, 'many', 'after')");
+  my_exec("UPDATE sc SET qty = 'some' WHERE id = 1");
+  const int code = s.kill(0);  // waits for the stream to stop by itself
+  EXPECT_EQ(code, 1) << s.log();
+  const std::string log = s.log();
+  for (const char* want : {"error: source sc: table sc: column 'qty' changed to",
+                           "lake column refined.sc_sc.qty has int", "stopped before this change",
+                           "nothing is lost", "RENAME COLUMN qty TO qty_old"}) {
+    EXPECT_NE(log.find(want), std::string::npos) << want << "\n" << log;
+  }
+  EXPECT_EQ(lake_value("SELECT count(*) FROM refined.sc_sc WHERE id = 6"), "0");
+  EXPECT_EQ(lake_value("SELECT typeof(qty) FROM refined.sc_sc LIMIT 1"), "INTEGER");
+  // A restart meets the same change and stops again: it never skips it.
+  s.start();
+  EXPECT_EQ(s.kill(0), 1) << s.log();
+  EXPECT_NE(s.log().find("column 'qty' changed to"), std::string::npos) << s.log();
+  EXPECT_EQ(lake_value("SELECT count(*) FROM refined.sc_sc WHERE id = 6"), "0");
+  // The way out the error names; the stream resumes where it stopped.
+  auto fix = sluice(
+      "sql -e \"ALTER TABLE raw.sc_sc_changes RENAME COLUMN qty TO qty_old; ALTER TABLE "
+      "raw.sc_sc_changes ADD COLUMN qty VARCHAR; ALTER TABLE refined.sc_sc RENAME COLUMN qty TO "
+      "qty_old; ALTER TABLE refined.sc_sc ADD COLUMN qty VARCHAR\"");
+  ASSERT_EQ(fix.code, 0) << fix.out;
+  s.start();
+  ASSERT_EQ(wait_lake("SELECT qty FROM refined.sc_sc WHERE id = 1", "some", &s), "some") << s.log();
+  const std::string src = my_value(
+      "SELECT GROUP_CONCAT(CONCAT(id, ':', qty, ':', note) ORDER BY id SEPARATOR ',') FROM sc");
+  EXPECT_EQ(lake_value("SELECT string_agg(id || ':' || coalesce(qty, qty_old::VARCHAR) || ':' || "
+                       "note, ',' ORDER BY id) FROM refined.sc_sc"),
+            src);
+  EXPECT_EQ(lake_value("SELECT string_agg(_op || id, ',' ORDER BY _lsn, _seq) FROM "
+                       "raw.sc_sc_changes"),
+            "r1,r2,r3,c4,c5,c6,u1");
+  EXPECT_EQ(s.kill(SIGTERM), 0) << s.log();
+  EXPECT_EQ(sluice("cdc reset sc").code, 0);
+}
+
 }  // namespace
