@@ -372,6 +372,7 @@ Status BrokerImpl::run(bool handle_signals) {
     });
   }
   sync_stop_ = false;
+  sync_helpers_.start(3);
   sync_thread_ = std::thread([this] { sync_loop(); });
   pthread_setname_np(sync_thread_.native_handle(), "bus-sync");
   accept();
@@ -389,6 +390,7 @@ Status BrokerImpl::run(bool handle_signals) {
   }
   sync_cv_.notify_all();
   sync_thread_.join();
+  sync_helpers_.finish();
   flush_all();
   log::info("broker stopped");
   return Status::ok();
@@ -400,6 +402,53 @@ void BrokerImpl::submit_sync(std::vector<int> fds, std::function<void(Status)> d
     sync_queue_.push_back({std::move(fds), std::move(done)});
   }
   sync_cv_.notify_one();
+}
+
+void BrokerImpl::SyncHelpers::start(int n) {
+  stop = false;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([this] {
+      for (;;) {
+        std::function<void()> task;
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          work_cv.wait(lock, [this] { return stop || !work.empty(); });
+          if (work.empty()) return;
+          task = std::move(work.back());
+          work.pop_back();
+        }
+        task();
+        std::lock_guard<std::mutex> lock(mu);
+        if (--pending == 0) done_cv.notify_all();
+      }
+    });
+    pthread_setname_np(threads.back().native_handle(), "bus-sync-helper");
+  }
+}
+
+void BrokerImpl::SyncHelpers::finish() {
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    stop = true;
+  }
+  work_cv.notify_all();
+  for (auto& t : threads)
+    t.join();
+  threads.clear();
+}
+
+void BrokerImpl::SyncHelpers::run(std::vector<std::function<void()>> tasks,
+                                  const std::function<void()>& self) {
+  if (!tasks.empty()) {
+    std::lock_guard<std::mutex> lock(mu);
+    pending += static_cast<int>(tasks.size());
+    for (auto& t : tasks)
+      work.push_back(std::move(t));
+  }
+  if (!tasks.empty()) work_cv.notify_all();
+  self();
+  std::unique_lock<std::mutex> lock(mu);
+  done_cv.wait(lock, [this] { return pending == 0; });
 }
 
 void BrokerImpl::sync_loop() {
@@ -439,18 +488,18 @@ void BrokerImpl::sync_loop() {
         f->result = io_error(fmt::format("fdatasync: {}", std::strerror(errno)));
       }
     };
-    std::vector<std::thread> helpers;
+    std::vector<std::function<void()>> others;
     File* first = nullptr;
     for (auto& [key, f] : files) {
       if (!first) {
         first = &f;
       } else {
-        helpers.emplace_back(sync_one, &f);
+        others.emplace_back([&sync_one, file = &f] { sync_one(file); });
       }
     }
-    if (first) sync_one(first);
-    for (auto& t : helpers)
-      t.join();
+    sync_helpers_.run(std::move(others), [&] {
+      if (first) sync_one(first);
+    });
     for (size_t i = 0; i < jobs.size(); ++i) {
       for (const File* f : job_files[i])
         if (!f->result.is_ok() && (*outcomes)[i].is_ok()) (*outcomes)[i] = f->result;

@@ -195,6 +195,21 @@ class BrokerImpl {
   std::vector<SyncJob> sync_queue_;
   bool sync_stop_ = false;
   std::thread sync_thread_;
+  // Helpers of the sync thread: the fdatasyncs of one round's other files run on them in
+  // parallel (started once; a thread per file per round cost ~10% of a core at 1000 rounds/s).
+  struct SyncHelpers {
+    std::mutex mu;
+    std::condition_variable work_cv, done_cv;
+    std::vector<std::function<void()>> work;
+    int pending = 0;
+    bool stop = false;
+    std::vector<std::thread> threads;
+    void start(int n);
+    void finish();
+    // Runs every task, `self` on the calling thread meanwhile; returns when all are done.
+    void run(std::vector<std::function<void()>> tasks, const std::function<void()>& self);
+  };
+  SyncHelpers sync_helpers_;
 };
 
 }  // namespace sluice::bus
