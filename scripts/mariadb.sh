@@ -69,8 +69,11 @@ case "$cmd" in
     ;;
   start)
     chmod 700 "$dir"
+    # Its own temporary folder: two servers bootstrapping at once in /tmp collide on temporary
+    # table names ("Could not remove temporary table").
+    mkdir -p "$dir/tmp"
     if [ ! -d "$data/mysql" ]; then
-      mariadb-install-db --no-defaults --datadir="$data" "${userflag[@]}" \
+      mariadb-install-db --no-defaults --datadir="$data" --tmpdir="$dir/tmp" "${userflag[@]}" \
         --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 ||
         { cat "$dir/install.log" >&2; exit 1; }
     fi
@@ -79,7 +82,7 @@ case "$cmd" in
       if [ "${SLUICE_MYSQL_FAST:-0}" = 1 ]; then
         durability=(--innodb-flush-log-at-trx-commit=0 --sync-binlog=0 --innodb-doublewrite=0)
       fi
-      setsid "$server" --no-defaults --datadir="$data" "${userflag[@]}" \
+      setsid "$server" --no-defaults --datadir="$data" --tmpdir="$dir/tmp" "${userflag[@]}" \
         --bind-address=127.0.0.1 --port="$port" --socket="$sock" --pid-file="$pidf" \
         --log-error="$dir/mariadb.log" --skip-name-resolve \
         --log-bin="$data/binlog" --binlog-format=ROW --binlog-row-image=FULL --server-id=1 \
