@@ -735,11 +735,26 @@ Result<std::vector<lake::DataFile>> LakeSession::Impl::write_files(const lake::T
   std::error_code ec;
   std::filesystem::create_directories(table.data_dir(), ec);
   auto remove_dir = [&] { std::filesystem::remove_all(dir, ec); };
-  Status st = session.execute(
-      fmt::format("COPY ({}) TO {} ({})", select, quote_literal(dir.string()), opts));
-  if (!st.is_ok()) {
-    remove_dir();
-    return st;
+  // Per-file statistics come with the write (RETURN_STATS: one row per file) when DuckDB's
+  // give all the footer has for this schema; else, and for any file they miss, from a re-read
+  // of the new files' footers.
+  const bool returned = detail::return_stats_complete(schema);
+  std::string copy = fmt::format("COPY ({}) TO {} ({}{})", select, quote_literal(dir.string()),
+                                 opts, returned ? ", RETURN_STATS" : "");
+  std::map<std::string, detail::FileStats> stats;
+  if (returned) {
+    auto r = detail::copy_returning_stats(session, schema, copy);
+    if (!r.is_ok()) {
+      remove_dir();
+      return r.status();
+    }
+    stats = std::move(r).value();
+  } else {
+    Status st = session.execute(copy);
+    if (!st.is_ok()) {
+      remove_dir();
+      return st;
+    }
   }
   std::vector<std::string> paths;
   if (std::filesystem::exists(dir, ec)) {
@@ -754,72 +769,25 @@ Result<std::vector<lake::DataFile>> LakeSession::Impl::write_files(const lake::T
     remove_dir();
     return std::vector<lake::DataFile>{};
   }
+  bool complete = returned && stats.size() == paths.size();
+  for (size_t i = 0; complete && i < paths.size(); ++i)
+    complete = stats.count(paths[i]) > 0;
+  if (!complete) {
+    SLUICE_ASSIGN_OR_RETURN(stats, detail::footer_stats(session, schema, paths));
+  }
 
-  // Statistics of every new file in one metadata query.
-  SLUICE_ASSIGN_OR_RETURN(
-      auto meta, session.query(fmt::format(
-                     "SELECT file_name, row_group_id, row_group_num_rows, path_in_schema, "
-                     "stats_min_value, stats_max_value, stats_null_count, total_compressed_size, "
-                     "num_values FROM parquet_metadata({})",
-                     path_list(paths))));
-  std::map<std::string, lake::DataFile> files;
-  std::map<std::string, std::set<std::string>> row_groups_seen;
-  std::map<std::string, const lake::NestedField*> by_name;
-  for (const auto& f : schema.fields)
-    by_name[f.name] = &f;
-  for (const auto& p : paths) {
-    lake::DataFile df;
-    df.file_path = p;
-    df.spec_id = spec.spec_id;
-    df.file_size_in_bytes = static_cast<int64_t>(std::filesystem::file_size(p));
-    files[p] = std::move(df);
-  }
-  std::map<std::pair<std::string, int>, std::pair<lake::Value, lake::Value>> bounds;
-  for (const auto& row : meta.rows) {
-    const std::string& file = row[0].value_or("");
-    auto fit = files.find(file);
-    if (fit == files.end()) continue;
-    auto& df = fit->second;
-    if (row_groups_seen[file].insert(row[1].value_or("")).second) {
-      df.record_count += std::stoll(row[2].value_or("0"));
-    }
-    auto col = by_name.find(row[3].value_or(""));
-    if (col == by_name.end()) continue;  // nested leaf: sizes only at top level
-    int id = col->second->id;
-    df.column_sizes[id] += std::stoll(row[7].value_or("0"));
-    df.value_counts[id] += std::stoll(row[8].value_or("0"));
-    if (row[6]) df.null_value_counts[id] += std::stoll(*row[6]);
-    if (!row[4] || !row[5]) continue;
-    auto lo = detail::parse_stat_value(*col->second->type, *row[4]);
-    auto hi = detail::parse_stat_value(*col->second->type, *row[5]);
-    if (!lo || !hi) continue;
-    auto key = std::make_pair(file, id);
-    auto b = bounds.find(key);
-    if (b == bounds.end()) {
-      bounds[key] = {*lo, *hi};
-    } else {
-      if (detail::value_less(*lo, b->second.first)) b->second.first = *lo;
-      if (detail::value_less(b->second.second, *hi)) b->second.second = *hi;
-    }
-  }
   std::vector<lake::DataFile> out;
-  for (auto& [path, df] : files) {
+  for (const auto& path : paths) {
+    auto& fs = stats.at(path);
+    lake::DataFile df = std::move(fs.file);
+    df.file_path = path;
+    df.spec_id = spec.spec_id;
+    df.file_size_in_bytes = static_cast<int64_t>(std::filesystem::file_size(path));
     if (df.record_count == 0) {
       std::filesystem::remove(path, ec);
       continue;
     }
-    std::map<int, lake::Value> lower;
-    for (const auto& f : schema.fields) {
-      auto b = bounds.find({path, f.id});
-      if (b == bounds.end()) continue;
-      lower[f.id] = b->second.first;
-      auto lo = lake::encode_single_value(*f.type, b->second.first);
-      auto hi = lake::encode_single_value(*f.type, b->second.second);
-      if (lo.is_ok() && hi.is_ok()) {
-        df.lower_bounds[f.id] = *lo;
-        df.upper_bounds[f.id] = *hi;
-      }
-    }
+    const std::map<int, lake::Value>& lower = fs.lower;
     for (const auto& f : schema.fields) {
       if (f.required && df.null_value_counts[f.id] > 0) {
         remove_dir();

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "engine/lake_stats_internal.h"
+
 namespace sluice::engine {
 namespace {
 
@@ -321,6 +323,134 @@ TEST_F(LakeSessionTest, ScriptsSplitOnSemicolons) {
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   ASSERT_EQ(r->size(), 4u);
   EXPECT_EQ(r->back().rows.rows.at(0).at(0), "a;b");
+}
+
+// The manifests of a write carry the statistics of its files' Parquet footers, whether they came
+// with the write (COPY ... RETURN_STATS) or from re-reading the footers.
+class WrittenStatsTest : public LakeSessionTest {
+ protected:
+  // Every live file of `table`: its manifest entry's statistics equal the footer's.
+  void expect_footer_stats(const lake::TableIdent& ident, size_t min_files) {
+    auto table = catalog_->load_table(ident);
+    ASSERT_TRUE(table.is_ok()) << table.status().to_string();
+    auto files = table->list_files(std::nullopt);
+    ASSERT_TRUE(files.is_ok()) << files.status().to_string();
+    ASSERT_GE(files->size(), min_files);
+    std::vector<std::string> paths;
+    for (const auto& f : *files)
+      paths.push_back(f.file_path);
+    auto footer =
+        detail::footer_stats(session_->session(), table->metadata().current_schema(), paths);
+    ASSERT_TRUE(footer.is_ok()) << footer.status().to_string();
+    for (const auto& f : *files) {
+      SCOPED_TRACE(f.file_path);
+      const auto& want = footer->at(f.file_path).file;
+      EXPECT_GT(f.record_count, 0);
+      EXPECT_EQ(f.record_count, want.record_count);
+      EXPECT_EQ(f.column_sizes, want.column_sizes);
+      EXPECT_EQ(f.value_counts, want.value_counts);
+      EXPECT_EQ(f.null_value_counts, want.null_value_counts);
+      EXPECT_EQ(f.lower_bounds, want.lower_bounds);
+      EXPECT_EQ(f.upper_bounds, want.upper_bounds);
+    }
+  }
+};
+
+TEST_F(WrittenStatsTest, PartitionedInsertCarriesTheFootersStats) {
+  run("CREATE TABLE curated.events (id BIGINT NOT NULL, name VARCHAR, amount DECIMAL(18, 4), "
+      "price DECIMAL(10, 2), score DOUBLE, ratio FLOAT, d DATE, t TIME, ts TIMESTAMPTZ, "
+      "local_ts TIMESTAMP, n INTEGER, tags VARCHAR[], info STRUCT(k VARCHAR, v INTEGER), "
+      "u UUID) PARTITIONED BY (day(ts))");
+  std::string schema = detail::return_stats_complete(
+                           catalog_->load_table({"curated", "events"})->metadata().current_schema())
+                           ? "complete"
+                           : "incomplete";
+  EXPECT_EQ(schema, "complete");  // this schema's statistics come with the write
+  // NULLs, NaN (one day), a long string (footers truncate its bound), empty strings, negative
+  // decimals, Unicode, a day of only NULL names.
+  run("INSERT INTO curated.events SELECT i, CASE WHEN i % 9 = 0 THEN NULL WHEN i % 10 = 1 THEN "
+      "'' WHEN i = 37 THEN repeat('z', 3000) WHEN i // 24 = 5 THEN NULL ELSE 'n\u00e9' || i END, "
+      "(i - 100) / 3.0, (i % 50) - 20.5, CASE WHEN i // 24 = 2 THEN 'nan'::DOUBLE WHEN i % 4 = 0 "
+      "THEN NULL ELSE i * 0.5 END, i / 7.0, DATE '2026-01-01' + i::INTEGER, TIME '00:00:00' + "
+      "to_minutes(i), "
+      "TIMESTAMPTZ '2026-11-01 00:00:00+00' + to_hours(i), TIMESTAMP '2026-11-01' + to_seconds(i), "
+      "CASE WHEN i % 3 = 0 THEN NULL ELSE -i END, [i::VARCHAR], {'k': 'x', 'v': i}, "
+      "gen_random_uuid() FROM range(200) t(i)");
+  expect_footer_stats({"curated", "events"}, 8);
+  // The NaN day has no bounds for `score` (as its footer), the others do.
+  auto table = catalog_->load_table({"curated", "events"});
+  auto files = table->list_files(std::nullopt);
+  ASSERT_TRUE(files.is_ok());
+  int with_score = 0;
+  for (const auto& f : *files)
+    with_score += f.lower_bounds.count(5);
+  EXPECT_EQ(with_score, static_cast<int>(files->size()) - 1);
+  // Partition pruning still sees the bounds.
+  EXPECT_EQ(one("SELECT count(*), count(name), min(amount), max(price) FROM curated.events WHERE "
+                "ts >= TIMESTAMPTZ '2026-11-08 00:00:00+00'"),
+            "32|28|22.6667|28.50");
+}
+
+TEST_F(WrittenStatsTest, SchemasReturnStatsCannotCoverReadTheFooters) {
+  // DuckDB returns no min/max for BOOLEAN or DECIMAL(38, x) columns: their footers do.
+  run("CREATE TABLE curated.flags (id BIGINT, active BOOLEAN, big DECIMAL(38, 2)) PARTITIONED BY "
+      "(bucket(4, id))");
+  EXPECT_FALSE(detail::return_stats_complete(
+      catalog_->load_table({"curated", "flags"})->metadata().current_schema()));
+  run("INSERT INTO curated.flags SELECT i, i % 3 = 0, i * 1000000000000.5 FROM range(100) t(i)");
+  expect_footer_stats({"curated", "flags"}, 4);
+  auto files = catalog_->load_table({"curated", "flags"})->list_files(std::nullopt);
+  ASSERT_TRUE(files.is_ok());
+  for (const auto& f : *files) {
+    EXPECT_EQ(f.lower_bounds.count(2), 1u);
+    EXPECT_EQ(f.lower_bounds.count(3), 1u);
+  }
+}
+
+TEST_F(WrittenStatsTest, ReturnedStatsEqualTheFootersForEveryFile) {
+  // A write that rotates files (FILE_SIZE_BYTES) and one per partition, straight through
+  // copy_returning_stats.
+  run("CREATE TABLE raw.wide (id BIGINT, s VARCHAR, x DOUBLE)");
+  auto table = catalog_->load_table({"raw", "wide"});
+  ASSERT_TRUE(table.is_ok());
+  const auto& schema = table->metadata().current_schema();
+  for (std::string opts : {"FILE_SIZE_BYTES 20000, ROW_GROUP_SIZE 2048", "PARTITION_BY (p)"}) {
+    SCOPED_TRACE(opts);
+    auto out = dir_ / "copy";
+    std::filesystem::remove_all(out);
+    std::string select =
+        "SELECT i AS id, CASE WHEN i % 5 = 0 THEN NULL ELSE md5(i::VARCHAR) END AS s, (i * "
+        "0.25)::DOUBLE "
+        "AS x" +
+        std::string(opts.rfind("PARTITION", 0) == 0 ? ", i % 6 AS p" : "") +
+        " FROM range(20000) t(i)";
+    auto returned = detail::copy_returning_stats(
+        session_->session(), schema,
+        "COPY (" + select + ") TO '" + out.string() +
+            "' (FORMAT parquet, FIELD_IDS {id: 1, s: 2, x: 3}, " + opts + ", RETURN_STATS)");
+    ASSERT_TRUE(returned.is_ok()) << returned.status().to_string();
+    ASSERT_GE(returned->size(), 3u);
+    std::vector<std::string> paths;
+    for (const auto& [p, st] : *returned)
+      paths.push_back(p);
+    auto footer = detail::footer_stats(session_->session(), schema, paths);
+    ASSERT_TRUE(footer.is_ok()) << footer.status().to_string();
+    int64_t rows = 0;
+    for (const auto& [p, st] : *returned) {
+      SCOPED_TRACE(p);
+      ASSERT_TRUE(std::filesystem::exists(p));
+      const auto& want = footer->at(p).file;
+      rows += st.file.record_count;
+      EXPECT_EQ(st.file.record_count, want.record_count);
+      EXPECT_EQ(st.file.column_sizes, want.column_sizes);
+      EXPECT_EQ(st.file.value_counts, want.value_counts);
+      EXPECT_EQ(st.file.null_value_counts, want.null_value_counts);
+      EXPECT_EQ(st.file.lower_bounds, want.lower_bounds);
+      EXPECT_EQ(st.file.upper_bounds, want.upper_bounds);
+      EXPECT_EQ(st.file.lower_bounds.size(), 3u);
+    }
+    EXPECT_EQ(rows, 20000);
+  }
 }
 
 }  // namespace
