@@ -61,7 +61,8 @@ TEST_F(CliTest, ConfigCheckReportsFileLineAndKey) {
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err,
             "sluice: error: sluice.toml:3:1: unknown key 'engine.thread' (did you mean "
-            "'threads'?); known keys in [engine]: threads, memory_limit, temp_dir\n");
+            "'threads'?); known keys in [engine]: threads, memory_limit, temp_dir, "
+            "table_cache_mb, table_cache_min_reads\n");
   std::ofstream(dir_ / "good.toml") << "[engine]\nthreads = 2\n";
   Outcome ok = sluice("config check good.toml");
   EXPECT_EQ(ok.code, 0) << ok.err;

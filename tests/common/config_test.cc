@@ -52,7 +52,7 @@ TEST(Config, UnknownKeyNamesFileLineKeyAndSuggests) {
 TEST(Config, UnknownKeyWithoutCloseMatch) {
   EXPECT_EQ(error_of("[engine]\n  parallelism = 4\n"),
             "sluice.toml:2:3: unknown key 'engine.parallelism'; known keys in [engine]: threads, "
-            "memory_limit, temp_dir");
+            "memory_limit, temp_dir, table_cache_mb, table_cache_min_reads");
 }
 
 TEST(Config, UnknownSection) {
