@@ -908,36 +908,39 @@ struct Console::Impl {
     });
 
     // SQL
-    r.post("/api/queries", [this](http::Request& q) {
+    // The body of both query endpoints: {"sql", "limit"?, "id"?}.
+    struct QueryRequest {
+      std::string sql, id;
+      int64_t limit = 0;
+    };
+    auto query_request = [](http::Request& q, int64_t max_limit) -> Result<QueryRequest> {
+      SLUICE_ASSIGN_OR_RETURN(auto body, q.json());
+      QueryRequest out{body.value("sql", ""), body.value("id", ""),
+                       body.value("limit", kEditorRowLimit)};
+      if (out.limit <= 0 || out.limit > max_limit) {
+        return invalid_argument(fmt::format("limit must be 1..{}", max_limit));
+      }
+      if (!out.id.empty() && !valid_name(out.id)) {
+        return invalid_argument("id: letters, digits, _ or - only");
+      }
+      return out;
+    };
+    r.post("/api/queries", [this, query_request](http::Request& q) {
       auto user = request_user(q);
       if (!user.is_ok()) return fail(user.status());
-      auto body = q.json();
-      if (!body.is_ok()) return fail(body.status());
-      std::string sql = body->value("sql", "");
-      int64_t limit = body->value("limit", kEditorRowLimit);
-      if (limit <= 0 || limit > kMaxRowLimit) {
-        return fail(400, fmt::format("limit must be 1..{}", kMaxRowLimit));
-      }
-      std::string id = body->value("id", "");
-      if (!id.empty() && !valid_name(id)) return fail(400, "id: letters, digits, _ or - only");
-      auto res = run_sql(*user, sql, limit, id);
+      auto req = query_request(q, kMaxRowLimit);
+      if (!req.is_ok()) return fail(req.status());
+      auto res = run_sql(*user, req->sql, req->limit, req->id);
       if (!res.is_ok()) return fail(res.status());
       return http::Response::json(200, *res);
     });
     // The same, streamed as NDJSON (docs/console.md): rows go out as DuckDB produces them.
-    r.post("/api/queries/stream", [this](http::Request& q) {
+    r.post("/api/queries/stream", [this, query_request](http::Request& q) {
       auto user = request_user(q);
       if (!user.is_ok()) return fail(user.status());
-      auto body = q.json();
-      if (!body.is_ok()) return fail(body.status());
-      std::string sql = body->value("sql", "");
-      int64_t limit = body->value("limit", kEditorRowLimit);
-      if (limit <= 0 || limit > kMaxStreamRowLimit) {
-        return fail(400, fmt::format("limit must be 1..{}", kMaxStreamRowLimit));
-      }
-      std::string id = body->value("id", "");
-      if (!id.empty() && !valid_name(id)) return fail(400, "id: letters, digits, _ or - only");
-      auto started = start_query(*user, sql, limit, id);
+      auto req = query_request(q, kMaxStreamRowLimit);
+      if (!req.is_ok()) return fail(req.status());
+      auto started = start_query(*user, req->sql, req->limit, req->id);
       if (!started.is_ok()) return fail(started.status());
       std::shared_ptr<QueryExec> exec = std::move(started).value();
       return http::Response::stream(200, "application/x-ndjson; charset=utf-8",
