@@ -247,23 +247,8 @@ TEST_F(CdcMysqlIT, KillNineDuringBootstrapStartsItOverExactly) {
   write_source("myblk", {"bl"});
   Stream s(env_->dir, "myblk", data_);
   s.start();
-  const fs::path raw_data = fs::path(data_) / "lake" / "raw" / "myblk_bl_changes" / "data";
-  bool landing = false;
-  for (int i = 0; i < 3000 && !landing && s.running(); ++i) {
-    std::error_code ec;
-    landing = fs::exists(raw_data, ec) && !fs::is_empty(raw_data, ec);
-    if (!landing) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_TRUE(landing) << s.log();
-  s.kill(SIGKILL);
-  std::string cp;
-  {
-    std::ifstream in(fs::path(data_) / "cdc" / "myblk" / "checkpoint.json");
-    cp.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  ASSERT_EQ(cp.find("\"snapshot_complete\": true"), std::string::npos)
-      << "the bootstrap ended before the kill; make the table bigger\n"
-      << cp << s.log();
+  kill_during_bootstrap(s, "myblk", "myblk_bl_changes");
+  if (HasFatalFailure()) return;
   // Changes while the stream is down: updates (v + 1), inserts and deletes.
   my_exec(
       "UPDATE bl SET v = v + 1 WHERE id % 1000 = 7; INSERT INTO bl SELECT 300000 + seq, seq, "

@@ -181,24 +181,8 @@ TEST_F(CdcPgConsistencyIT, KillNineDuringBootstrapStartsItOverExactly) {
   s.start();
   // The bootstrap is on its way into the lake (the first data file of the change log is
   // written; the current state and the checkpoint come after it): kill -9 before it ends.
-  const fs::path raw_data = fs::path(data_) / "lake" / "raw" / "blk_bl_changes" / "data";
-  bool landing = false;
-  for (int i = 0; i < 3000 && !landing && s.running(); ++i) {
-    std::error_code ec;
-    landing = fs::exists(raw_data, ec) && !fs::is_empty(raw_data, ec);
-    if (!landing) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_TRUE(landing) << s.log();
-  s.kill(SIGKILL);
-  // Killed mid-bootstrap: no checkpoint says the snapshot is complete.
-  std::string cp;
-  {
-    std::ifstream in(fs::path(data_) / "cdc" / "blk" / "checkpoint.json");
-    cp.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  ASSERT_EQ(cp.find("\"snapshot_complete\": true"), std::string::npos)
-      << "the bootstrap ended before the kill; make the table bigger\n"
-      << cp << s.log();
+  kill_during_bootstrap(s, "blk", "blk_bl_changes");
+  if (HasFatalFailure()) return;
   s.start();
   ASSERT_TRUE(wait_state("blk", "streaming", &s)) << s.log();
   EXPECT_NE(s.log().find("cdc bootstrap drops the existing slot"), std::string::npos) << s.log();

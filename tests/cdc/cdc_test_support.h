@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <utility>
@@ -213,6 +214,31 @@ class CdcSuite : public ::testing::Test {
     s.kill(SIGKILL);
     s.start();
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  }
+
+  // Kills the stream of `source` with SIGKILL once its bootstrap is on its way into the lake (the
+  // first data file of `changes_table`, e.g. "kill_item_changes", is written; the current state
+  // and the checkpoint come after it). Fails the test when the bootstrap ended before the kill.
+  void kill_during_bootstrap(Stream& s, const std::string& source,
+                             const std::string& changes_table) {
+    const std::filesystem::path raw_data =
+        std::filesystem::path(data_) / "lake" / "raw" / changes_table / "data";
+    bool landing = false;
+    for (int i = 0; i < 3000 && !landing && s.running(); ++i) {
+      std::error_code ec;
+      landing = std::filesystem::exists(raw_data, ec) && !std::filesystem::is_empty(raw_data, ec);
+      if (!landing) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_TRUE(landing) << s.log();
+    s.kill(SIGKILL);
+    std::string cp;
+    {
+      std::ifstream in(std::filesystem::path(data_) / "cdc" / source / "checkpoint.json");
+      cp.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    ASSERT_EQ(cp.find("\"snapshot_complete\": true"), std::string::npos)
+        << "the bootstrap ended before the kill; make the table bigger\n"
+        << cp << s.log();
   }
 
   inline static SourceServers* env_ = nullptr;
