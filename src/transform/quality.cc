@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -211,10 +212,12 @@ Result<std::string> failing_sql(const Check& c, const std::string& table, const 
   }
   if (c.type == "relationships") {
     std::string field = c.field.empty() ? c.columns[0] : c.field;
+    // An explicit anti join: DuckDB plans the equivalent correlated NOT EXISTS as a
+    // duplicate-eliminating join, 3-4x slower over millions of rows.
     return fmt::format(
-        "SELECT * FROM {} WHERE {} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {} AS __to WHERE "
-        "__to.{} = {})",
-        base, col(0), c.to, quote_ident(field), col(0));
+        "SELECT __r.* FROM (SELECT * FROM {} WHERE {} IS NOT NULL) AS __r ANTI JOIN {} AS __to ON "
+        "__to.{} = __r.{}",
+        base, col(0), c.to, quote_ident(field), quote_ident(c.columns[0]));
   }
   if (c.type == "freshness") {
     SLUICE_ASSIGN_OR_RETURN(auto iv, interval_of(c.max_age, c.file));
@@ -320,7 +323,11 @@ std::vector<CheckResult> run_checks(engine::LakeSession& session, const std::str
     counts += fmt::format("{}count(*) FILTER (WHERE {})", fused.empty() ? "" : ", ", *cond);
     fused.push_back(i);
   }
+  auto seconds_since = [](std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
   if (fused.size() > 1) {
+    auto t0 = std::chrono::steady_clock::now();
     auto bound = session.prepare_query(fmt::format("SELECT {} FROM {} AS __r", counts, rel));
     auto n = bound.is_ok() ? session.session().query(*bound)
                            : Result<engine::QueryResult>(bound.status());
@@ -331,11 +338,15 @@ std::vector<CheckResult> run_checks(engine::LakeSession& session, const std::str
         done[fused[k]] = true;
       }
     }
+    log::debug("row-level checks counted",
+               {log::kv("table", table), log::kv("checks", fused.size()),
+                log::kv("seconds", seconds_since(t0))});
   }
   for (size_t i = 0; i < checks.size(); ++i) {
     if (done[i]) continue;
     const auto& c = checks[i];
     CheckResult& r = out[i];
+    auto t0 = std::chrono::steady_clock::now();
     auto q = failing_sql(c, table, rel);
     Status st = q.status();
     if (st.is_ok()) {
@@ -369,6 +380,8 @@ std::vector<CheckResult> run_checks(engine::LakeSession& session, const std::str
       r.error = fmt::format("{}: {}", c.file, st.message());
     }
     (void)session.session().execute("DROP TABLE IF EXISTS __sluice_failing");
+    log::debug("check run", {log::kv("table", table), log::kv("check", c.name),
+                             log::kv("seconds", seconds_since(t0))});
   }
   return out;
 }
