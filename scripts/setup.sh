@@ -19,7 +19,7 @@ PACKAGES=(
   librdkafka-dev librocksdb-dev libavro-dev libboost1.81-dev libpq-dev libmariadb-dev
   libssl-dev zlib1g-dev libedit-dev liblz4-dev libzstd-dev libsnappy-dev libyaml-cpp-dev
   python3 python3-avro kcat python3-kafka python3-psycopg2 python3-sqlalchemy python3-pandas
-  curl python3-confluent-kafka python3-requests
+  curl python3-confluent-kafka python3-requests strace
   postgresql-15 postgresql-client-15 mariadb-server mariadb-client
   openjdk-17-jdk-headless libpostgresql-jdbc-java
   chromium

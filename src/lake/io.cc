@@ -10,7 +10,9 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "lake/lake_internal.h"
 
@@ -116,6 +118,86 @@ Status fsync_dir(const std::filesystem::path& dir) {
   ::close(fd);
   if (rc != 0) return io_error(dir.string() + ": fsync failed: " + std::strerror(errno));
   return Status::ok();
+}
+
+namespace {
+
+Status fsync_path(const std::string& path, bool is_dir) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (is_dir ? O_DIRECTORY : 0));
+  // A path that does not exist (a file registered by another system, a test's made-up path) has
+  // nothing of ours to flush.
+  if (fd < 0 && errno == ENOENT) return Status::ok();
+  if (fd < 0) return io_error(path + ": cannot open to sync: " + std::strerror(errno));
+  int rc = is_dir ? ::fsync(fd) : ::fdatasync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return io_error(path + ": fsync failed: " + std::strerror(err));
+  return Status::ok();
+}
+
+// Syncs `paths` on up to 8 threads; the first error wins.
+Status fsync_all(const std::vector<std::string>& paths, bool is_dir) {
+  const size_t n = std::min<size_t>(8, paths.size());
+  if (n <= 1) {
+    for (const auto& p : paths)
+      SLUICE_RETURN_IF_ERROR(fsync_path(p, is_dir));
+    return Status::ok();
+  }
+  std::mutex mu;
+  Status first = Status::ok();
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < n; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t i = t; i < paths.size(); i += n) {
+        Status st = fsync_path(paths[i], is_dir);
+        if (st.is_ok()) continue;
+        std::lock_guard<std::mutex> lock(mu);
+        if (first.is_ok()) first = st;
+        return;
+      }
+    });
+  }
+  for (auto& th : threads)
+    th.join();
+  return first;
+}
+
+std::string top_of(const std::string& root) {
+  std::string top = local_path(root);
+  while (top.size() > 1 && top.back() == '/')
+    top.pop_back();
+  return top;
+}
+
+}  // namespace
+
+Status sync_new_files(const std::vector<std::string>& paths, const std::string& root) {
+  std::vector<std::string> files;
+  for (const auto& p : paths) {
+    std::string lp = local_path(p);
+    if (lp.find("://") == std::string::npos) files.push_back(std::move(lp));
+  }
+  if (files.empty()) return Status::ok();
+  if (files.size() > kSyncEachMax) {
+    int fd = ::open(files[0].c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) fd = ::open(top_of(root).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return io_error(files[0] + ": cannot open to sync: " + std::strerror(errno));
+    int rc = ::syncfs(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return io_error(files[0] + ": syncfs failed: " + std::strerror(err));
+    return Status::ok();
+  }
+  const std::string top = top_of(root);
+  std::set<std::string> dirs;
+  for (const auto& f : files) {
+    for (auto d = std::filesystem::path(f).parent_path(); !d.empty(); d = d.parent_path()) {
+      if (!dirs.insert(d.string()).second) break;
+      if (d.string().rfind(top + "/", 0) != 0) break;  // reached the root, or not under it
+    }
+  }
+  SLUICE_RETURN_IF_ERROR(fsync_all(files, false));
+  return fsync_all(std::vector<std::string>(dirs.begin(), dirs.end()), true);
 }
 
 void set_fault_hook(FaultHook hook) {

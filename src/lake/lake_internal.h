@@ -177,6 +177,14 @@ Result<std::string> read_file(const std::string& path);
 // Writes `bytes` to `path` (must not exist), fsyncs the file.
 Status write_new_file(const std::string& path, std::string_view bytes);
 Status fsync_dir(const std::filesystem::path& dir);
+// Makes files a commit is about to publish durable: their contents, and the folder entries that
+// name them, from each file's folder up to `root` (the table's location) for files under it.
+// Up to kSyncEachMax local files are synced one by one (in parallel); a larger write (a
+// partitioned one makes a file per partition) syncs the whole filesystem once with syncfs(2),
+// one device cache flush instead of one per file and folder. Non-local paths, and paths that do
+// not exist, are skipped.
+inline constexpr size_t kSyncEachMax = 32;
+Status sync_new_files(const std::vector<std::string>& paths, const std::string& root);
 
 // Failure points a test can switch on (ENGINEERING.md: fault tests). The hook returns a non-OK
 // Status to fail at the named point; without a hook, the environment variable

@@ -78,6 +78,15 @@ bool field_in_any_schema(const TableMetadata& md, int id) {
   return false;
 }
 
+// Makes a commit's new files durable before its manifests name them (see sync_new_files).
+Status sync_added(const std::vector<DataFile>& files, const std::string& location) {
+  std::vector<std::string> paths;
+  paths.reserve(files.size());
+  for (const auto& f : files)
+    paths.push_back(f.file_path);
+  return detail::sync_new_files(paths, location);
+}
+
 // Checks caller-supplied files and returns them normalized (upper-case format, coerced
 // partition values). `want` is the allowed content: data only, or deletes only.
 Result<std::vector<DataFile>> validate_files(const TableMetadata& md,
@@ -544,6 +553,7 @@ Status Table::append(const std::vector<DataFile>& files_in,
   const std::string name = ident_.to_string();
   if (files_in.empty()) return Status::ok();
   SLUICE_ASSIGN_OR_RETURN(auto files, validate_files(metadata_, files_in, name, false));
+  SLUICE_RETURN_IF_ERROR(sync_added(files, metadata_.location));
   const int64_t snapshot_id = detail::new_snapshot_id();
   const std::string commit_uuid = detail::new_uuid();
   int counter = 0;
@@ -594,6 +604,7 @@ Status Table::overwrite(const std::vector<DataFile>& removed_in,
   SLUICE_ASSIGN_OR_RETURN(auto added, validate_files(metadata_, added_data, name, false));
   SLUICE_ASSIGN_OR_RETURN(auto added_d, validate_files(metadata_, added_deletes, name, true));
   added.insert(added.end(), added_d.begin(), added_d.end());
+  SLUICE_RETURN_IF_ERROR(sync_added(added, metadata_.location));
   std::unordered_set<std::string> removed_paths;
   for (const auto& f : removed_in)
     removed_paths.insert(f.file_path);
@@ -758,6 +769,7 @@ Status Table::add_deletes(const std::vector<DataFile>& delete_files) {
   const std::string name = ident_.to_string();
   if (delete_files.empty()) return Status::ok();
   SLUICE_ASSIGN_OR_RETURN(auto files, validate_files(metadata_, delete_files, name, true));
+  SLUICE_RETURN_IF_ERROR(sync_added(files, metadata_.location));
   const std::optional<int64_t> start_id = metadata_.current_snapshot_id;
   const int64_t snapshot_id = detail::new_snapshot_id();
   const std::string commit_uuid = detail::new_uuid();
