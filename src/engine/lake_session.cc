@@ -709,6 +709,16 @@ Result<std::vector<lake::DataFile>> LakeSession::Impl::write_files(const lake::T
   // The codec: the caller's override, else the table's property, else the session's setting.
   SLUICE_ASSIGN_OR_RETURN(auto props,
                           lake::write_properties(md.properties, table.ident().to_string()));
+  // Clustering a partitioned write by partition (Iceberg's write.distribution-mode, `hash` by
+  // default) makes one file per partition, and the write itself faster: with rows in any order,
+  // DuckDB writes a file per partition per thread and starts new ones each time its open-file
+  // limit makes it close some (a 2M-row day-partitioned write: 370 files sorted, 1,000-1,400
+  // not, and 1.6 s instead of 2.4 s).
+  if (!part_cols.empty() && props.cluster_by_partition) {
+    select += " ORDER BY ";
+    for (size_t k = 0; k < part_cols.size(); ++k)
+      select += (k > 0 ? ", " : "") + part_cols[k];
+  }
   std::string_view codec = !write.compression.empty()   ? write.compression
                            : !props.compression.empty() ? std::string_view(props.compression)
                                                         : std::string_view(options.compression);

@@ -282,6 +282,10 @@ struct SchemaChange {
 struct WriteProperties {
   std::string compression;
   int64_t target_file_size_bytes = 0;
+  // write.distribution-mode: `hash` (the default) or `range` clusters a partitioned write's rows
+  // by partition before writing (about one file per partition instead of one per partition,
+  // thread and flush of DuckDB's open-file limit); `none` writes rows in the order they come.
+  bool cluster_by_partition = true;
 };
 // A clear error naming `table`, the property and the allowed values for a bad value.
 Result<WriteProperties> write_properties(const std::map<std::string, std::string>& properties,

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <chrono>
 #include <cinttypes>
+#include <future>
 #include <random>
 #include <set>
 #include <thread>
@@ -78,13 +79,18 @@ bool field_in_any_schema(const TableMetadata& md, int id) {
   return false;
 }
 
-// Makes a commit's new files durable before its manifests name them (see sync_new_files).
-Status sync_added(const std::vector<DataFile>& files, const std::string& location) {
+// Makes a commit's new files durable (see sync_new_files) while the commit writes its manifests;
+// the caller waits for it before publishing. (A future from std::async also waits when it is
+// dropped on an early return, so nothing outlives the call.)
+std::future<Status> sync_added_async(const std::vector<DataFile>& files,
+                                     const std::string& location) {
   std::vector<std::string> paths;
   paths.reserve(files.size());
   for (const auto& f : files)
     paths.push_back(f.file_path);
-  return detail::sync_new_files(paths, location);
+  return std::async(std::launch::async, [paths = std::move(paths), location] {
+    return detail::sync_new_files(paths, location);
+  });
 }
 
 // Checks caller-supplied files and returns them normalized (upper-case format, coerced
@@ -553,13 +559,14 @@ Status Table::append(const std::vector<DataFile>& files_in,
   const std::string name = ident_.to_string();
   if (files_in.empty()) return Status::ok();
   SLUICE_ASSIGN_OR_RETURN(auto files, validate_files(metadata_, files_in, name, false));
-  SLUICE_RETURN_IF_ERROR(sync_added(files, metadata_.location));
+  auto synced = sync_added_async(files, metadata_.location);
   const int64_t snapshot_id = detail::new_snapshot_id();
   const std::string commit_uuid = detail::new_uuid();
   int counter = 0;
   // The new manifest is written once; each attempt only writes a new manifest list.
   SLUICE_ASSIGN_OR_RETURN(
       auto added, write_added_manifests(metadata_, snapshot_id, files, commit_uuid, &counter));
+  SLUICE_RETURN_IF_ERROR(synced.get());
   int attempt = 0;
   Status st = commit(
       "append",
@@ -604,7 +611,7 @@ Status Table::overwrite(const std::vector<DataFile>& removed_in,
   SLUICE_ASSIGN_OR_RETURN(auto added, validate_files(metadata_, added_data, name, false));
   SLUICE_ASSIGN_OR_RETURN(auto added_d, validate_files(metadata_, added_deletes, name, true));
   added.insert(added.end(), added_d.begin(), added_d.end());
-  SLUICE_RETURN_IF_ERROR(sync_added(added, metadata_.location));
+  auto synced = sync_added_async(added, metadata_.location);
   std::unordered_set<std::string> removed_paths;
   for (const auto& f : removed_in)
     removed_paths.insert(f.file_path);
@@ -638,6 +645,7 @@ Status Table::overwrite(const std::vector<DataFile>& removed_in,
   int counter = 0;
   SLUICE_ASSIGN_OR_RETURN(auto new_manifests, write_added_manifests(metadata_, snapshot_id, added,
                                                                     commit_uuid, &counter));
+  SLUICE_RETURN_IF_ERROR(synced.get());
   const std::string operation =
       is_compaction ? "replace" : (added.empty() ? "delete" : "overwrite");
 
@@ -769,13 +777,14 @@ Status Table::add_deletes(const std::vector<DataFile>& delete_files) {
   const std::string name = ident_.to_string();
   if (delete_files.empty()) return Status::ok();
   SLUICE_ASSIGN_OR_RETURN(auto files, validate_files(metadata_, delete_files, name, true));
-  SLUICE_RETURN_IF_ERROR(sync_added(files, metadata_.location));
+  auto synced = sync_added_async(files, metadata_.location);
   const std::optional<int64_t> start_id = metadata_.current_snapshot_id;
   const int64_t snapshot_id = detail::new_snapshot_id();
   const std::string commit_uuid = detail::new_uuid();
   int counter = 0;
   SLUICE_ASSIGN_OR_RETURN(
       auto added, write_added_manifests(metadata_, snapshot_id, files, commit_uuid, &counter));
+  SLUICE_RETURN_IF_ERROR(synced.get());
   int attempt = 0;
   Status st = commit(
       "delete",
@@ -1073,6 +1082,14 @@ Result<WriteProperties> write_properties(const std::map<std::string, std::string
           table, it->second));
     }
     w.target_file_size_bytes = n;
+  }
+  if (auto it = properties.find("write.distribution-mode"); it != properties.end()) {
+    if (it->second != "none" && it->second != "hash" && it->second != "range") {
+      return invalid_argument(fmt::format(
+          "table {}: property write.distribution-mode = '{}' is not none, hash or range", table,
+          it->second));
+    }
+    w.cluster_by_partition = it->second != "none";
   }
   return w;
 }
