@@ -193,7 +193,7 @@ def views(db):
     db.q(f"CREATE OR REPLACE VIEW {t} AS SELECT * FROM read_parquet([{', '.join(repr(f) for f in files)}], hive_partitioning = false)")
 
 def partition_exprs(config):
-  m = re.search(r"partition_by=([^ ]+)", config)
+  m = re.search(r"partition(?:_by)?=([^ ]+)", config)
   if not m: return []
   out = []
   for p in m.group(1).split(","):
@@ -231,7 +231,9 @@ for line in open(f"{work}/model_times"):
   else:
     b = timed(db, f"COPY (\n{sql}\n) TO '{out}.parquet' (FORMAT parquet, COMPRESSION zstd)")
   db.close()
-  rows.append((model, config.split(",")[0].split()[0], int(n), float(secs), gate.get(model, 0.0), a, b))
+  pm = re.search(r"partition(?:_by)?=([^ ]+)", config)
+  mat = config.split()[0] + (f", partitioned by {pm.group(1)}" if pm else "")
+  rows.append((model, mat, int(n), float(secs), gate.get(model, 0.0), a, b))
 
 # "without the gate": Sluice's time minus its checks' (the rows are still staged for them).
 print("\n| model | materialized | rows | sluice (s) | sluice without the gate (s) | anchor (a) CREATE TABLE + CHECKPOINT (s) | anchor (b) COPY TO Parquet (s) | ratio to the faster | ratio without the gate |")

@@ -136,6 +136,7 @@ class BrokerImpl {
   void schedule_fsync();
   void schedule_cleanup();
   void flush_all();
+  void flush_interval();
   int64_t now_ms() const;
   void reply(const RequestContext& ctx, std::string body);
   void reply_unsupported(const RequestContext& ctx);
@@ -190,6 +191,7 @@ class BrokerImpl {
   std::string cluster_id_;
   int64_t next_producer_id_ = 0, producer_id_limit_ = 0;
   bool offsets_dirty_ = false;
+  bool interval_flush_running_ = false;  // I/O thread only
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;
   std::vector<SyncJob> sync_queue_;

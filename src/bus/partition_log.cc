@@ -553,6 +553,13 @@ Status PartitionLog::sync() {
   return segments_.back()->sync();
 }
 
+Result<int> PartitionLog::take_dirty_fd() {
+  if (!dirty_) return -1;
+  segments_.back()->flush_indexes();
+  dirty_ = false;
+  return dup_active_fd();
+}
+
 Result<int> PartitionLog::dup_active_fd() const {
   int fd = ::dup(segments_.back()->log_fd());
   if (fd < 0) return errno_status("dup", segments_.back()->log_path());

@@ -65,6 +65,10 @@ class PartitionLog {
   // (group commit). Data appended so far is in that file or in a segment fsynced when it rolled.
   // The caller closes it.
   Result<int> dup_active_fd() const;
+  // For a flush on another thread (fsync=interval): when data was appended since the last
+  // sync, writes the pending index entries, clears the dirty mark and returns a duplicate of
+  // the active segment's descriptor (the caller fdatasyncs and closes it); -1 when clean.
+  Result<int> take_dirty_fd();
 
   // The high watermark: offsets below it are visible to consumers. With fsync per batch it
   // advances only once the batches are on disk; otherwise right after each append.

@@ -1,6 +1,7 @@
 #include "bus/partition_log.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -50,6 +51,36 @@ TEST(PartitionLog, AppendsWithDenseOffsetsAndReadsBack) {
   EXPECT_TRUE(batch_offsets(*log, 4).empty());
   std::string out;
   EXPECT_FALSE(log->read(5, 100, &out).is_ok());
+}
+
+// fsync=interval hands the flush to another thread: take_dirty_fd writes the pending index
+// entries and returns a descriptor of the active segment once per batch of appends, -1 when
+// nothing was appended since.
+TEST(PartitionLog, TakeDirtyFdOncePerAppendsForABackgroundFlush) {
+  TempDir dir("plog_dirty");
+  LogConfig c;
+  c.index_interval_bytes = 1;  // an index entry per batch
+  auto log = open_log(dir.path(), c);
+  auto clean = log->take_dirty_fd();
+  ASSERT_TRUE(clean.is_ok());
+  EXPECT_EQ(*clean, -1);
+  ASSERT_EQ(log->append(make_batch({{"a", "1"}})).error, KafkaError::kNone);
+  ASSERT_EQ(log->append(make_batch({{"b", "2"}})).error, KafkaError::kNone);
+  EXPECT_TRUE(log->dirty());
+  auto fd = log->take_dirty_fd();
+  ASSERT_TRUE(fd.is_ok());
+  ASSERT_GE(*fd, 0);
+  EXPECT_FALSE(log->dirty());
+  EXPECT_EQ(::fdatasync(*fd), 0);  // what the sync thread does with it
+  ::close(*fd);
+  EXPECT_EQ(*log->take_dirty_fd(), -1);
+  // The index entries were written: two 8-byte entries.
+  EXPECT_EQ(std::filesystem::file_size(dir.path() / "00000000000000000000.index"), 16u);
+  ASSERT_EQ(log->append(make_batch({{"c", "3"}})).error, KafkaError::kNone);
+  auto again = log->take_dirty_fd();
+  ASSERT_TRUE(again.is_ok());
+  EXPECT_GE(*again, 0);
+  ::close(*again);
 }
 
 TEST(PartitionLog, RejectsCorruptBatches) {
