@@ -826,7 +826,8 @@ Status write_manifest_list(const std::string& path, int64_t snapshot_id,
   SLUICE_ASSIGN_OR_RETURN(std::string bytes,
                           frame_avro_container(meta, schema_json, options.codec, {block},
                                                {static_cast<int64_t>(manifests.size())}));
-  return write_new_file(path, bytes);
+  // Not synced here: the commit syncs it together with the metadata file, in one round.
+  return write_new_file(path, bytes, /*sync=*/false);
 }
 
 namespace {

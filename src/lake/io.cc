@@ -86,7 +86,7 @@ Result<std::string> read_file(const std::string& path) {
   return ss.str();
 }
 
-Status write_new_file(const std::string& path, std::string_view bytes) {
+Status write_new_file(const std::string& path, std::string_view bytes, bool sync) {
   std::string lp = local_path(path);
   int fd = ::open(lp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return io_error(path + ": cannot create: " + std::strerror(errno));
@@ -102,7 +102,7 @@ Status write_new_file(const std::string& path, std::string_view bytes) {
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) {
+  if (sync && ::fsync(fd) != 0) {
     Status st = io_error(path + ": fsync failed: " + std::strerror(errno));
     ::close(fd);
     return st;
@@ -175,6 +175,10 @@ std::string top_of(const std::string& root) {
 }
 
 }  // namespace
+
+Status sync_paths(const std::vector<std::string>& paths) {
+  return fsync_all(paths);
+}
 
 Status sync_new_files(const std::vector<std::string>& paths, const std::string& root) {
   std::vector<std::string> files;

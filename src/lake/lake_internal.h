@@ -133,6 +133,7 @@ Result<ManifestFile> write_manifest(const std::string& path, const Schema& schem
                                     int64_t added_snapshot_id,
                                     const std::vector<ManifestEntry>& entries,
                                     const ManifestWriteOptions& options = {});
+// Not fsynced: Table::commit syncs it with the metadata file before the pointer swap.
 Status write_manifest_list(const std::string& path, int64_t snapshot_id,
                            std::optional<int64_t> parent_id, int64_t sequence_number,
                            const std::vector<ManifestFile>& manifests,
@@ -174,8 +175,11 @@ int64_t new_snapshot_id();
 // "file:///a/b" and "file:/a/b" -> "/a/b"; other paths unchanged.
 std::string local_path(const std::string& path_or_uri);
 Result<std::string> read_file(const std::string& path);
-// Writes `bytes` to `path` (must not exist), fsyncs the file.
-Status write_new_file(const std::string& path, std::string_view bytes);
+// Writes `bytes` to `path` (must not exist), fsyncs the file unless `sync` is false (the caller
+// then syncs it, with others, before anything refers to it durably).
+Status write_new_file(const std::string& path, std::string_view bytes, bool sync = true);
+// fdatasyncs files and fsyncs folders (a folder's path ends in '/') in one parallel round.
+Status sync_paths(const std::vector<std::string>& paths);
 Status fsync_dir(const std::filesystem::path& dir);
 // Makes files a commit is about to publish durable: their contents, and the folder entries that
 // name them, from each file's folder up to `root` (the table's location) for files under it.

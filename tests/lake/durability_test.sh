@@ -2,6 +2,7 @@
 # A commit makes its data files durable before it publishes them: traced with strace, every new
 # Parquet file of an INSERT is fdatasynced, and its folders fsynced, before the commit writes its
 # metadata file; a write of many files (one per partition) is flushed with one syncfs(2) instead.
+# The manifest list, the metadata file and their folder are synced before the pointer's rename.
 # (A SIGKILL keeps the page cache, so crash_points_test.sh cannot see a missing flush; a power
 # loss would.)
 #   durability_test.sh SLUICE_BINARY
@@ -17,7 +18,7 @@ fail() {
 s() { "$sluice" --log-level error --data-dir "$tmp/data" "$@"; }
 # Runs `sluice sql -e "$1"` under strace; the trace (one line per syscall, paths shown) goes to $2.
 traced() {
-  strace -f -qq -y -e trace=openat,fdatasync,fsync,syncfs -o "$2" \
+  strace -f -qq -y -e trace=openat,fdatasync,fsync,syncfs,rename -o "$2" \
     "$sluice" --log-level error --data-dir "$tmp/data" sql -e "$1" >/dev/null
 }
 # Line number of the first trace line matching an extended regex (0 if none).
@@ -26,7 +27,7 @@ first() { grep -n -E -m1 "$2" "$1" | cut -d: -f1 || true; }
 s sql -e "CREATE TABLE raw.d (id BIGINT, day DATE) PARTITIONED BY (day)" >/dev/null ||
   fail "create table"
 
-# A small write: each file and each of its folders, one by one, before the metadata file.
+# A small write: each file and each of its folders, before the metadata file.
 traced "INSERT INTO raw.d VALUES (1, DATE '2024-01-01'), (2, DATE '2024-01-02')" "$tmp/small.trace" ||
   fail "small insert"
 meta=$(first "$tmp/small.trace" 'openat\(.*\.metadata\.json.*O_CREAT')
@@ -49,6 +50,17 @@ for f in "${files[@]}"; do
   done
 done
 
+# The commit's own files (manifest list, metadata file) and the metadata folder are synced before
+# the pointer's rename publishes them.
+swap=$(first "$tmp/small.trace" 'rename\(.*\.sluice-pointer\.tmp')
+[ "${swap:-0}" -gt 0 ] || fail "small insert: no pointer rename traced"
+for what in '[^>]*/snap-[^>]*\.avro' '[^>]*\.metadata\.json' "$tmp/data/lake/raw/d/metadata"; do
+  n=$(first "$tmp/small.trace" "sync\([0-9]+<$what>")
+  if [ "${n:-0}" -eq 0 ] || [ "$n" -gt "${swap:-0}" ]; then
+    fail "small insert: $what not synced before the pointer swap (line ${n:-none}, swap at ${swap:-none})"
+  fi
+done
+
 # A write of 40 partitions (more than 32 files): one syncfs, before the metadata file.
 traced "INSERT INTO raw.d SELECT i, DATE '2024-02-01' + CAST(i % 40 AS INTEGER) FROM range(4000) t(i)" \
   "$tmp/wide.trace" || fail "wide insert"
@@ -57,8 +69,8 @@ n=$(first "$tmp/wide.trace" 'syncfs\(')
 if [ "${meta:-0}" -eq 0 ] || [ "${n:-0}" -eq 0 ] || [ "$n" -gt "$meta" ]; then
   fail "wide insert: no syncfs before the metadata file (syncfs at ${n:-none}, metadata at ${meta:-none})"
 fi
-[ "$(grep -c 'fdatasync(' "$tmp/wide.trace")" -eq 0 ] ||
-  fail "wide insert: synced file by file instead of with one syncfs"
+[ "$(grep -c -E 'fdatasync\([0-9]+<[^>]*\.parquet>' "$tmp/wide.trace")" -eq 0 ] ||
+  fail "wide insert: synced its data files one by one instead of with one syncfs"
 
 # The table reads back every row.
 got=$(s sql --format csv -e "SELECT count(*) FROM raw.d" | sed -n 2p)
