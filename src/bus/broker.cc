@@ -367,11 +367,14 @@ void BrokerImpl::flush_interval() {
       if (!st.is_ok()) log::error("fsync failed", {log::kv("error", st.message())});
     });
   }
-  if (offsets_dirty_) {
-    offsets_dirty_ = false;
-    if (Status st = groups_->sync_offsets(); !st.is_ok()) {
-      log::error("fsync failed", {log::kv("file", "offsets"), log::kv("error", st.message())});
-    }
+  sync_offsets_if_dirty();
+}
+
+void BrokerImpl::sync_offsets_if_dirty() {
+  if (!offsets_dirty_) return;
+  offsets_dirty_ = false;
+  if (Status st = groups_->sync_offsets(); !st.is_ok()) {
+    log::error("fsync failed", {log::kv("file", "offsets"), log::kv("error", st.message())});
   }
 }
 
@@ -383,12 +386,7 @@ void BrokerImpl::flush_all() {
       }
     }
   }
-  if (offsets_dirty_) {
-    offsets_dirty_ = false;
-    if (Status st = groups_->sync_offsets(); !st.is_ok()) {
-      log::error("fsync failed", {log::kv("file", "offsets"), log::kv("error", st.message())});
-    }
-  }
+  sync_offsets_if_dirty();
 }
 
 Status BrokerImpl::run(bool handle_signals) {

@@ -137,6 +137,7 @@ class BrokerImpl {
   void schedule_cleanup();
   void flush_all();
   void flush_interval();
+  void sync_offsets_if_dirty();  // committed group offsets not yet fsynced
   int64_t now_ms() const;
   void reply(const RequestContext& ctx, std::string body);
   void reply_unsupported(const RequestContext& ctx);
