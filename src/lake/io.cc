@@ -135,10 +135,11 @@ Status fsync_path(const std::string& path, bool is_dir) {
   return Status::ok();
 }
 
-// Syncs files and folders (a folder's path ends in '/') on up to 8 threads at once: the order
-// among them does not matter, only that all are done before the commit goes on, so a small
-// write pays about one device flush. The first error wins.
-Status fsync_all(const std::vector<std::string>& paths) {
+}  // namespace
+
+// On up to 8 threads at once: the order among the paths does not matter, only that all are done
+// before the commit goes on, so a small write pays about one device flush. The first error wins.
+Status sync_paths(const std::vector<std::string>& paths) {
   auto sync = [](const std::string& p) {
     return p.back() == '/' ? fsync_path(p.substr(0, p.size() - 1), true) : fsync_path(p, false);
   };
@@ -167,6 +168,8 @@ Status fsync_all(const std::vector<std::string>& paths) {
   return first;
 }
 
+namespace {
+
 std::string top_of(const std::string& root) {
   std::string top = local_path(root);
   while (top.size() > 1 && top.back() == '/')
@@ -175,10 +178,6 @@ std::string top_of(const std::string& root) {
 }
 
 }  // namespace
-
-Status sync_paths(const std::vector<std::string>& paths) {
-  return fsync_all(paths);
-}
 
 Status sync_new_files(const std::vector<std::string>& paths, const std::string& root) {
   std::vector<std::string> files;
@@ -207,7 +206,7 @@ Status sync_new_files(const std::vector<std::string>& paths, const std::string& 
   }
   for (const auto& d : dirs)
     files.push_back(d + "/");
-  return fsync_all(files);
+  return sync_paths(files);
 }
 
 void set_fault_hook(FaultHook hook) {
