@@ -12,6 +12,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "common/log.h"
 #include "engine/filter_pushdown_internal.h"
@@ -170,6 +171,9 @@ Result<std::string> transform_sql(const std::string& transform, const lake::Type
     return fmt::format("CAST((year({0}) - 1970) * 12 + month({0}) - 1 AS INTEGER)", col);
   }
   if (transform == "day") {
+    // On timestamps, arithmetic on the epoch: a cast to DATE of a timestamptz goes through ICU's
+    // calendar, 15x slower (0.25 s against 0.015 s for 2M rows).
+    if (is_ts) return fmt::format("CAST(floor(epoch_us({}) / 86400000000) AS INTEGER)", col);
     return fmt::format("CAST(CAST({} AS DATE) - DATE '1970-01-01' AS INTEGER)", col);
   }
   if (transform == "hour" && is_ts) {
@@ -293,6 +297,16 @@ Status register_bucket_udf(duckdb_connection con, const char* name, duckdb_type 
   return Status::ok();
 }
 
+// A DuckDB connection with the lake's functions (the bucket transform's UDFs).
+Result<Session> open_engine_session(const std::shared_ptr<Database>& db) {
+  SLUICE_ASSIGN_OR_RETURN(auto session, Session::open(db));
+  SLUICE_RETURN_IF_ERROR(register_bucket_udf(session.native_connection(), "sluice_bucket",
+                                             DUCKDB_TYPE_BIGINT, bucket_udf<false>));
+  SLUICE_RETURN_IF_ERROR(register_bucket_udf(session.native_connection(), "sluice_bucket_str",
+                                             DUCKDB_TYPE_VARCHAR, bucket_udf<true>));
+  return session;
+}
+
 // The hot-table cache's process-wide accounting: every session's copies count against the
 // budget of the session making a new copy.
 struct TableCacheGlobals {
@@ -308,6 +322,11 @@ TableCacheGlobals& table_cache_globals() {
 }
 
 constexpr const char* kCacheSchema = "__sluice_cache";
+
+// Split partitioned writes (WriteOptions::shareable_source): at least this many rows, over at
+// most this many connections.
+constexpr int64_t kSplitWriteMinRows = 200000;
+constexpr int kMaxWriteSplits = 4;
 
 }  // namespace
 
@@ -714,21 +733,41 @@ Result<std::vector<lake::DataFile>> LakeSession::Impl::write_files(const lake::T
   // DuckDB writes a file per partition per thread and starts new ones each time its open-file
   // limit makes it close some (a 2M-row day-partitioned write: 370 files sorted, 1,000-1,400
   // not, and 1.6 s instead of 2.4 s).
+  std::string order_by;
   if (!part_cols.empty() && props.cluster_by_partition) {
-    select += " ORDER BY ";
+    order_by = " ORDER BY ";
     for (size_t k = 0; k < part_cols.size(); ++k)
-      select += (k > 0 ? ", " : "") + part_cols[k];
+      order_by += (k > 0 ? ", " : "") + part_cols[k];
   }
   std::string_view codec = !write.compression.empty()   ? write.compression
                            : !props.compression.empty() ? std::string_view(props.compression)
                                                         : std::string_view(options.compression);
   const int64_t file_size = props.target_file_size_bytes > 0 ? props.target_file_size_bytes
                                                              : options.target_file_size_bytes;
+  // A partitioned write from a shareable source is split by partition (a hash of the partition
+  // values) over parallel connections: DuckDB's partitioned COPY keeps about one core busy
+  // (a file per partition, written one at a time), so two connections on two cores write a
+  // 2M-row day-partitioned table 1.3-1.4x faster. Each split has its own folder; no partition is
+  // in two splits, so the files are as many as unsplit.
+  int splits = 1;
+  if (!part_cols.empty() && write.shareable_source && write.max_rows_per_file == 0) {
+    SLUICE_ASSIGN_OR_RETURN(
+        auto r, session.query(fmt::format("SELECT current_setting('threads'), (SELECT count(*) "
+                                          "FROM ({}) AS __c)",
+                                          select_sql)));
+    int threads = std::stoi(r.rows.at(0).at(0).value_or("1"));
+    int64_t rows = std::stoll(r.rows.at(0).at(1).value_or("0"));
+    if (rows >= kSplitWriteMinRows) splits = std::clamp(threads, 1, kMaxWriteSplits);
+  }
+  auto t_copy = std::chrono::steady_clock::now();
   std::string write_id = random_hex(16);
-  auto dir = table.data_dir() / ("w-" + write_id);
-  std::string opts =
-      fmt::format("FORMAT parquet, COMPRESSION {}, FIELD_IDS {}, FILENAME_PATTERN {}", codec,
-                  field_ids_option(schema.fields), quote_literal(write_id + "-{i}"));
+  std::vector<std::filesystem::path> dirs;
+  for (int i = 0; i < splits; ++i) {
+    dirs.push_back(table.data_dir() /
+                   ("w-" + write_id + (i == 0 ? std::string() : fmt::format("-{}", i))));
+  }
+  std::string opts = fmt::format("FORMAT parquet, COMPRESSION {}, FIELD_IDS {}", codec,
+                                 field_ids_option(schema.fields));
   if (write.max_rows_per_file > 0) {
     opts += fmt::format(", ROW_GROUP_SIZE {}, ROW_GROUPS_PER_FILE 1", write.max_rows_per_file);
   }
@@ -744,30 +783,65 @@ Result<std::vector<lake::DataFile>> LakeSession::Impl::write_files(const lake::T
   }
   std::error_code ec;
   std::filesystem::create_directories(table.data_dir(), ec);
-  auto remove_dir = [&] { std::filesystem::remove_all(dir, ec); };
+  auto remove_dirs = [&] {
+    for (const auto& d : dirs)
+      std::filesystem::remove_all(d, ec);
+  };
   // Per-file statistics come with the write (RETURN_STATS: one row per file) when DuckDB's
   // give all the footer has for this schema; else, and for any file they miss, from a re-read
   // of the new files' footers.
   const bool returned = detail::return_stats_complete(schema);
-  std::string copy = fmt::format("COPY ({}) TO {} ({}{})", select, quote_literal(dir.string()),
-                                 opts, returned ? ", RETURN_STATS" : "");
-  std::map<std::string, detail::FileStats> stats;
-  if (returned) {
-    auto r = detail::copy_returning_stats(session, schema, copy);
-    if (!r.is_ok()) {
-      remove_dir();
-      return r.status();
+  auto copy_sql = [&](int i) {
+    std::string rows = select + order_by;
+    if (splits > 1) {
+      rows = fmt::format("SELECT * FROM ({}) AS __w WHERE hash({}) % {} = {}{}", select,
+                         fmt::join(part_cols, ", "), splits, i, order_by);
     }
-    stats = std::move(r).value();
-  } else {
-    Status st = session.execute(copy);
-    if (!st.is_ok()) {
-      remove_dir();
-      return st;
+    return fmt::format("COPY ({}) TO {} ({}, FILENAME_PATTERN {}{})", rows,
+                       quote_literal(dirs[i].string()), opts,
+                       quote_literal(write_id + (i == 0 ? "" : fmt::format("-{}", i)) + "-{i}"),
+                       returned ? ", RETURN_STATS" : "");
+  };
+  auto run_copy = [&](Session& on, int i) -> Result<std::map<std::string, detail::FileStats>> {
+    if (returned) return detail::copy_returning_stats(on, schema, copy_sql(i));
+    SLUICE_RETURN_IF_ERROR(on.execute(copy_sql(i)));
+    return std::map<std::string, detail::FileStats>{};
+  };
+  std::map<std::string, detail::FileStats> stats;
+  {
+    std::vector<Result<std::map<std::string, detail::FileStats>>> results;
+    std::vector<Result<Session>> others;
+    for (int i = 1; i < splits; ++i)
+      others.push_back(open_engine_session(db));
+    std::vector<std::thread> threads;
+    results.resize(splits, Result<std::map<std::string, detail::FileStats>>(
+                               internal_error("the split write did not run")));
+    for (int i = 1; i < splits; ++i) {
+      if (!others[i - 1].is_ok()) {
+        results[i] = others[i - 1].status();
+        continue;
+      }
+      threads.emplace_back([&, i] { results[i] = run_copy(*others[i - 1], i); });
+    }
+    results[0] = run_copy(session, 0);
+    for (auto& t : threads)
+      t.join();
+    for (auto& r : results) {
+      if (!r.is_ok()) {
+        remove_dirs();
+        return r.status();
+      }
+      stats.merge(std::move(r).value());
     }
   }
+  log::debug(
+      "lake files written",
+      {log::kv("table", table.ident().to_string()), log::kv("splits", splits),
+       log::kv("seconds",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t_copy).count())});
   std::vector<std::string> paths;
-  if (std::filesystem::exists(dir, ec)) {
+  for (const auto& dir : dirs) {
+    if (!std::filesystem::exists(dir, ec)) continue;
     for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
       if (e.is_regular_file() && e.path().extension() == ".parquet") {
         paths.push_back(e.path().string());
@@ -776,7 +850,7 @@ Result<std::vector<lake::DataFile>> LakeSession::Impl::write_files(const lake::T
   }
   std::sort(paths.begin(), paths.end());
   if (paths.empty()) {
-    remove_dir();
+    remove_dirs();
     return std::vector<lake::DataFile>{};
   }
   bool complete = returned && stats.size() == paths.size();
@@ -800,7 +874,7 @@ Result<std::vector<lake::DataFile>> LakeSession::Impl::write_files(const lake::T
     const std::map<int, lake::Value>& lower = fs.lower;
     for (const auto& f : schema.fields) {
       if (f.required && df.null_value_counts[f.id] > 0) {
-        remove_dir();
+        remove_dirs();
         return invalid_argument(fmt::format(
             "column '{}' of {} is NOT NULL but the statement produced {} NULL value(s); nothing "
             "was committed",
@@ -1503,11 +1577,7 @@ LakeSession::~LakeSession() = default;
 
 Result<LakeSession> LakeSession::open(std::shared_ptr<lake::Catalog> catalog,
                                       std::shared_ptr<Database> db, LakeSessionOptions options) {
-  SLUICE_ASSIGN_OR_RETURN(auto session, Session::open(db));
-  SLUICE_RETURN_IF_ERROR(register_bucket_udf(session.native_connection(), "sluice_bucket",
-                                             DUCKDB_TYPE_BIGINT, bucket_udf<false>));
-  SLUICE_RETURN_IF_ERROR(register_bucket_udf(session.native_connection(), "sluice_bucket_str",
-                                             DUCKDB_TYPE_VARCHAR, bucket_udf<true>));
+  SLUICE_ASSIGN_OR_RETURN(auto session, open_engine_session(db));
   LakeSession s;
   s.impl_ = std::make_unique<Impl>(std::move(session));
   s.impl_->catalog = std::move(catalog);

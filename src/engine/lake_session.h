@@ -91,6 +91,10 @@ struct WriteOptions {
   // > 0: at most this many rows per file (one row group each), so a table written in key order
   // keeps narrow key bounds per file (CDC's refined tables prune by them).
   int64_t max_rows_per_file = 0;
+  // The select reads only what every connection of the session's database sees (a regular
+  // table, not a temp table or a lake view), and is cheap to read more than once: a large
+  // partitioned write is then split by partition over parallel connections.
+  bool shareable_source = false;
 };
 
 class LakeSession {

@@ -21,6 +21,9 @@ namespace {
 using detail::quote_ident;
 using detail::quote_literal;
 
+// The schema of the worker's in-memory database that holds a model run's staged rows.
+constexpr const char* kStageSchema = "__sluice_stage";
+
 std::string random_id() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   return fmt::format("{:016x}", rng());
@@ -299,8 +302,11 @@ Status ModelRun::run(ModelResult* out) {
   std::string cur_f = "(" + engine::scan_plan_sql(plan, true) + ")";
   std::string file_col = quote_ident(engine::kScanFileColumn);
 
-  auto write = [&](const std::string& select) -> Result<std::vector<lake::DataFile>> {
-    auto r = s_.write_data_files(table, select);
+  auto write = [&](const std::string& select,
+                   bool shareable = false) -> Result<std::vector<lake::DataFile>> {
+    engine::WriteOptions wo;
+    wo.shareable_source = shareable;
+    auto r = s_.write_data_files(table, select, wo);
     if (!r.is_ok()) {
       if (created_) (void)catalog_.drop_table(m_.ident, true);
       return r.status().with_context(m_.name());
@@ -331,16 +337,19 @@ Status ModelRun::run(ModelResult* out) {
   } drop_staged{s_, staged};
 
   // When the new rows replace the whole table and checks gate the publish, the rows are
-  // materialized once, in a temp table with the table's column types: the data files are written
-  // from it and the checks read it, instead of reading the new files back once per check.
-  std::string out_rows = "__sluice_out_" + random_id();
+  // materialized once, in a table with the table's column types: the data files are written
+  // from it and the checks read it, instead of reading the new files back once per check. It is
+  // a regular table of the worker's in-memory database (not a temp table), so a partitioned
+  // write can read it from parallel connections.
+  std::string out_rows = std::string(kStageSchema) + ".__sluice_out_" + random_id();
   DropStaged drop_out_rows{s_, out_rows};
   auto write_all = [&](const std::string& select) -> Result<std::vector<lake::DataFile>> {
     if (checks_for().empty()) return write(select);
     lake::ScanPlan typed;  // no files: an empty relation with the table's column types
     typed.schema = table.metadata().current_schema();
-    Status st = s_.session().execute(
-        fmt::format("CREATE TEMP TABLE {} AS {}", out_rows, engine::scan_plan_sql(typed)));
+    Status st =
+        s_.session().execute(fmt::format("CREATE SCHEMA IF NOT EXISTS {}; CREATE TABLE {} AS {}",
+                                         kStageSchema, out_rows, engine::scan_plan_sql(typed)));
     if (st.is_ok()) {
       st = s_.session().execute(
           fmt::format("INSERT INTO {} BY NAME SELECT * FROM ({}) AS __s", out_rows, select));
@@ -350,7 +359,7 @@ Status ModelRun::run(ModelResult* out) {
       return st.with_context(m_.file.string());
     }
     log::debug("model rows staged", {log::kv("model", m_.name())});
-    return write("SELECT * FROM " + out_rows);
+    return write("SELECT * FROM " + out_rows, true);
   };
   auto checked = [&] { return checks_for().empty() ? std::string() : "SELECT * FROM " + out_rows; };
 

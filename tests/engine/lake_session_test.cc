@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "engine/lake_stats_internal.h"
@@ -290,6 +292,62 @@ TEST_F(LakeSessionTest, PartitionedWritesAreClusteredByPartition) {
   EXPECT_NE(bad.find("write.distribution-mode = 'sorted' is not none, hash or range"),
             std::string::npos)
       << bad;
+}
+
+// A large partitioned write from a table every connection sees is split by partition over
+// parallel connections (one folder each): no partition is in two splits, every row is written
+// once, and each file holds one partition (day of a timestamptz, across the 1970 boundary, and a
+// bucket, whose UDF the other connections have too).
+TEST_F(LakeSessionTest, SplitPartitionedWritesKeepEachPartitionInOneSplit) {
+  ASSERT_TRUE(session_->session()
+                  .execute("CREATE TABLE main.src AS SELECT i AS id, TIMESTAMPTZ "
+                           "'1969-12-20 00:00:00+00' + to_microseconds(i * 7919 % 30 * "
+                           "86400000000 + i % 3 - 1) AS ts FROM range(300000) t(i)")
+                  .is_ok());
+  run("CREATE TABLE raw.s (id BIGINT, ts TIMESTAMPTZ) PARTITIONED BY (day(ts), bucket(4, id))");
+  auto table = catalog_->load_table({"raw", "s"});
+  ASSERT_TRUE(table.is_ok());
+  WriteOptions wo;
+  wo.shareable_source = true;
+  auto files = session_->write_data_files(*table, "SELECT * FROM main.src", wo);
+  ASSERT_TRUE(files.is_ok()) << files.status().to_string();
+  std::map<std::string, std::set<std::string>> folders_of;  // partition -> write folders
+  std::set<std::string> folders;
+  int64_t rows = 0;
+  std::string paths;
+  for (const auto& f : *files) {
+    std::string part;
+    for (const auto& v : f.partition)
+      part +=
+          (std::holds_alternative<int32_t>(v) ? std::to_string(std::get<int32_t>(v)) : "?") + "/";
+    auto rel = f.file_path.substr(f.file_path.find("/data/w-") + 6);
+    std::string folder = rel.substr(0, rel.find('/'));
+    folders_of[part].insert(folder);
+    folders.insert(folder);
+    rows += f.record_count;
+    paths += (paths.empty() ? "'" : ", '") + f.file_path + "'";
+  }
+  EXPECT_EQ(rows, 300000);
+  EXPECT_EQ(folders.size(), 2u);  // two threads: two splits
+  EXPECT_EQ(std::to_string(folders_of.size()),
+            one("SELECT count(*) FROM (SELECT DISTINCT CAST(ts AS DATE), sluice_bucket(id, 4) "
+                "FROM main.src)"));
+  for (const auto& [part, in] : folders_of)
+    EXPECT_EQ(in.size(), 1u) << part;
+  // Each file: one day (UTC) and one bucket, matching its partition tuple's day.
+  auto mixed = session_->session().query(
+      "SELECT filename FROM read_parquet([" + paths +
+      "], filename = true) GROUP BY 1 HAVING count(DISTINCT CAST(ts AS DATE)) > 1");
+  ASSERT_TRUE(mixed.is_ok()) << mixed.status().to_string();
+  EXPECT_TRUE(mixed->rows.empty()) << mixed->rows.size();
+  ASSERT_TRUE(table->append(*files, {}).is_ok());
+  EXPECT_EQ(one("SELECT count(*) FROM (SELECT * FROM raw.s EXCEPT SELECT * FROM main.src)"), "0");
+  EXPECT_EQ(one("SELECT count(*) FROM (SELECT * FROM main.src EXCEPT SELECT * FROM raw.s)"), "0");
+  // Day pruning sees the right partitions on both sides of the epoch.
+  EXPECT_EQ(one("SELECT count(*) FROM raw.s WHERE ts >= TIMESTAMPTZ '1970-01-01 00:00:00+00' AND "
+                "ts < TIMESTAMPTZ '1970-01-02 00:00:00+00'"),
+            one("SELECT count(*) FROM main.src WHERE ts >= TIMESTAMPTZ '1970-01-01 00:00:00+00' "
+                "AND ts < TIMESTAMPTZ '1970-01-02 00:00:00+00'"));
 }
 
 // Merge-on-read tables written by other engines carry position and equality delete files; reads
