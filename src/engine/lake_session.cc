@@ -103,9 +103,21 @@ std::string scan_sql(const lake::ScanPlan& plan, bool with_file) {
   // Only ask the reader for the file name and row number when something uses them: both cost
   // a column per row.
   bool need_file = with_file || !pos_deletes.empty() || !eq_deletes.empty();
-  std::string read = fmt::format("read_parquet({}, schema = {}{}{})", path_list(data_paths),
-                                 field_id_schema(schema), need_file ? ", filename = true" : "",
-                                 pos_deletes.empty() ? "" : ", file_row_number = true");
+  // By field id (`schema = ...`) unless the files are known to name their columns as the schema
+  // does: DuckDB 1.4 scans one file on one thread when given a schema, so a table in a few large
+  // files read by id is read on one core (a 4M-row file: 1.1-1.2 s against 0.7-0.8 s by name).
+  std::string read = fmt::format(
+      "read_parquet({}, {}{}{})", path_list(data_paths),
+      plan.read_by_name ? "hive_partitioning = false" : "schema = " + field_id_schema(schema),
+      need_file ? ", filename = true" : "", pos_deletes.empty() ? "" : ", file_row_number = true");
+  if (plan.read_by_name) {
+    cols.clear();
+    for (size_t i = 0; i < schema.fields.size(); ++i) {
+      const auto& f = schema.fields[i];
+      cols += fmt::format("{}CAST(d.{} AS {}) AS {}", i > 0 ? ", " : "", quote_ident(f.name),
+                          detail::duckdb_type(*f.type), quote_ident(f.name));
+    }
+  }
   std::string file_expr = with_file ? fmt::format(", d.filename AS {}", kFileColumn) : "";
   if (pos_deletes.empty() && eq_deletes.empty()) {
     return fmt::format("SELECT {}{} FROM {} AS d", cols, file_expr, read);

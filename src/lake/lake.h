@@ -235,6 +235,11 @@ struct ScanPlan {
   std::optional<int64_t> snapshot_id;  // nullopt: the table has no snapshot (empty)
   Schema schema;                       // the schema to read with (current, or the snapshot's)
   std::vector<ScanTask> tasks;
+  // Every data file names its columns as `schema` does, with the same types: the table has had
+  // one schema all its life and is one this catalog created at its default location (not a
+  // registered table whose files another engine wrote). A reader may then match columns by name
+  // instead of by field id.
+  bool read_by_name = false;
   int64_t manifests_total = 0, manifests_skipped = 0;
   int64_t files_total = 0, files_skipped = 0;
 };

@@ -2,6 +2,7 @@
 // by partition values and column bounds/null counts, deletes assigned by the sequence number
 // rules. Parsed manifests are cached by path, so repeated plans do not re-read them.
 #include <cmath>
+#include <filesystem>
 #include <unordered_map>
 
 #include "lake/lake_internal.h"
@@ -291,6 +292,9 @@ Result<ScanPlan> Table::plan_scan(const ScanOptions& options) const {
   auto filter = detail::FileFilter::make(md, plan.schema, options.filter);
   if (!filter.is_ok()) return filter.status().with_context("table " + name);
   if (!snap) return plan;
+  plan.read_by_name = md.schemas.size() == 1 && catalog_ != nullptr &&
+                      std::filesystem::path(detail::local_path(md.location)).lexically_normal() ==
+                          catalog_->entry_dir(ident_).lexically_normal();
   plan.snapshot_id = snap->snapshot_id;
 
   auto list = detail::cached_manifest_list(snap->manifest_list);

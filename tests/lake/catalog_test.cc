@@ -160,6 +160,10 @@ TEST_F(LakeTest, RegisterAdoptsAnotherEnginesTable) {
   // New metadata goes into the table's own metadata folder.
   EXPECT_EQ(fs::path(t.metadata_location()).parent_path(), fs::path(location) / "metadata");
   EXPECT_EQ(t.list_files(std::nullopt)->size(), 2u);
+  // Columns are matched by name only in tables this catalog created: not in an adopted one,
+  // whose files another engine wrote.
+  EXPECT_TRUE(src->plan_scan({})->read_by_name);
+  EXPECT_FALSE(t.plan_scan({})->read_by_name);
   EXPECT_EQ(catalog_->register_table({"curated", "events"}, metadata_file).status().code(),
             StatusCode::kAlreadyExists);
   auto missing = catalog_->register_table({"raw", "x"}, (dir_.path() / "none.json").string());
@@ -195,6 +199,7 @@ TEST_F(LakeTest, ReadsAndExtendsV1TableFromAnotherWriter) {
   auto plan = reg->plan_scan({});
   ASSERT_TRUE(plan.is_ok()) << plan.status().to_string();
   ASSERT_EQ(plan->tasks.size(), 2u);
+  EXPECT_FALSE(plan->read_by_name);
   for (const auto& task : plan->tasks) {
     EXPECT_EQ(task.data_file.data_sequence_number, 0);  // v1: no sequence numbers
     EXPECT_EQ(task.data_file.content, FileContent::kData);
