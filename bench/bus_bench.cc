@@ -327,6 +327,8 @@ int main(int argc, char** argv) {
   o.fsync = fsync == "batch"      ? bus::FsyncPolicy::kBatch
             : fsync == "interval" ? bus::FsyncPolicy::kInterval
                                   : bus::FsyncPolicy::kNone;
+  // For A/B runs of the early writeback (fsync=interval|none): BUS_BENCH_WRITEBACK_BYTES=0 off.
+  if (const char* wb = std::getenv("BUS_BENCH_WRITEBACK_BYTES")) o.writeback_bytes = std::stoll(wb);
   auto broker = bus::Broker::open(o);
   if (!broker.is_ok()) {
     fmt::print(stderr, "{}\n", broker.status().message());

@@ -62,6 +62,7 @@ Result<BrokerOptions> BrokerOptions::from_config(const common::Config& config,
             : fsync == "interval" ? FsyncPolicy::kInterval
                                   : FsyncPolicy::kNone;
   o.fsync_interval_ms = config.get_int("bus.fsync_interval_ms");
+  o.writeback_bytes = config.get_int("bus.writeback_bytes");
   o.cleanup_interval_ms = config.get_int("bus.cleanup_interval_ms");
   o.log.retention_ms = config.get_int("bus.retention_ms");
   o.log.retention_bytes = config.get_int("bus.retention_bytes");
@@ -258,6 +259,9 @@ Status BrokerImpl::open() {
     out << cluster_id_ << "\n";
     if (!out) return io_error(fmt::format("writing {}", id_file.string()));
   }
+  // With fsync per batch every append is fdatasynced at once: no early writeback to start.
+  options_.log.writeback_bytes =
+      options_.fsync == FsyncPolicy::kBatch ? 0 : std::max<int64_t>(0, options_.writeback_bytes);
   SLUICE_ASSIGN_OR_RETURN(topics_, TopicStore::open(root_, options_.log));
   SLUICE_ASSIGN_OR_RETURN(groups_, GroupCoordinator::open(root_));
 

@@ -27,6 +27,9 @@ struct BrokerOptions {
   int32_t default_partitions = 1;
   FsyncPolicy fsync = FsyncPolicy::kBatch;
   int64_t fsync_interval_ms = 1000;
+  // fsync = interval or none: start writing appended data back to disk every this many bytes
+  // per segment (LogConfig::writeback_bytes); 0 leaves it to the OS.
+  int64_t writeback_bytes = 1 << 20;
   int64_t cleanup_interval_ms = 30000;  // retention and compaction pass
   LogConfig log;                        // topic defaults
 

@@ -140,6 +140,7 @@ class Segment {
       pos += static_cast<int64_t>(h->total_size());
     }
     size_ = pos;
+    writeback_from_ = pos & ~int64_t{4095};
     if (truncated || pos != file_size) {
       log::warn("truncating torn log tail",
                 {log::kv("segment", log_path().string()), log::kv("valid_bytes", pos),
@@ -165,12 +166,23 @@ class Segment {
     }
   }
 
-  Status append(std::string_view batch, const BatchHeader& h, int32_t index_interval) {
+  Status append(std::string_view batch, const BatchHeader& h, int32_t index_interval,
+                int64_t writeback_bytes) {
     SLUICE_RETURN_IF_ERROR(pwrite_all(fd_, batch.data(), batch.size(), size_, log_path()));
     note_batch(h, size_, index_interval, /*persist=*/true);
     size_ += static_cast<int64_t>(batch.size());
     next_offset_ = h.last_offset() + 1;
     max_timestamp_ = std::max(max_timestamp_, h.max_timestamp);
+    if (writeback_bytes > 0 && size_ - writeback_from_ >= writeback_bytes) {
+      // Whole pages only: the partly written last page is left for the next round, so an
+      // append never waits for a page that is being written back.
+      int64_t end = size_ & ~int64_t{4095};
+      if (end > writeback_from_) {
+        // Advisory: a failure here (EIO would also fail the next fsync) changes nothing.
+        (void)::sync_file_range(fd_, writeback_from_, end - writeback_from_, SYNC_FILE_RANGE_WRITE);
+        writeback_from_ = end;
+      }
+    }
     return Status::ok();
   }
 
@@ -323,6 +335,7 @@ class Segment {
   int64_t base_offset_;
   int fd_ = -1, idx_fd_ = -1, time_fd_ = -1;
   int64_t size_ = 0, idx_size_ = 0, time_size_ = 0;
+  int64_t writeback_from_ = 0;  // appended bytes from here on have no writeback started
   std::string idx_pending_, time_pending_;
   int64_t next_offset_ = 0;
   int64_t max_timestamp_ = -1;
@@ -533,7 +546,7 @@ AppendOutcome PartitionLog::append_in_place(char* data, size_t size) {
     store_be64(bytes + kBatchBaseOffsetPos, next_offset_);
     store_be32(bytes + kBatchLeaderEpochPos, 0);
     if (Status st = segments_.back()->append(std::string_view(bytes, n), p.header,
-                                             config_.index_interval_bytes);
+                                             config_.index_interval_bytes, config_.writeback_bytes);
         !st.is_ok()) {
       out.error = KafkaError::kKafkaStorageError;
       out.message = st.message();

@@ -34,6 +34,11 @@ struct LogConfig {
   int64_t delete_retention_ms = 24ll * 3600 * 1000;  // how long compaction keeps tombstones
   int32_t max_message_bytes = 1048588;
   int32_t index_interval_bytes = 4096;
+  // > 0: each time this many bytes were appended to a segment since the last time, their
+  // writeback to disk is started (sync_file_range, not waited for), so the page cache never holds
+  // much unwritten log and a periodic fsync (or the kernel's own flush) has little left to write.
+  // The broker sets it for fsync = interval and none (bus.writeback_bytes).
+  int64_t writeback_bytes = 0;
 };
 
 struct AppendOutcome {

@@ -133,6 +133,13 @@ const SettingSpec kSettings[] = {
      .doc = "Period of the background fsync when `bus.fsync = \"interval\"`.",
      .min = 1,
      .max = 3600000},
+    {.key = "bus.writeback_bytes",
+     .type = SettingType::kInt,
+     .default_value = "1048576",
+     .doc = "With `bus.fsync` = `interval` or `none`: each time a partition's log grew by this "
+            "many bytes, their write to disk is started in the background (sync_file_range), so "
+            "the periodic fsync or the OS's flush finds little left to write. 0: left to the OS.",
+     .min = 0},
     {.key = "bus.retention_ms",
      .type = SettingType::kInt,
      .default_value = "604800000",
