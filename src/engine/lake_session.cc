@@ -757,10 +757,10 @@ Result<std::vector<lake::DataFile>> LakeSession::Impl::write_files(const lake::T
   const int64_t file_size = props.target_file_size_bytes > 0 ? props.target_file_size_bytes
                                                              : options.target_file_size_bytes;
   // A partitioned write from a shareable source is split by partition (a hash of the partition
-  // values) over parallel connections: DuckDB's partitioned COPY keeps about one core busy
-  // (a file per partition, written one at a time), so two connections on two cores write a
-  // 2M-row day-partitioned table 1.3-1.4x faster. Each split has its own folder; no partition is
-  // in two splits, so the files are as many as unsplit.
+  // values) over parallel connections: DuckDB's partitioned COPY keeps about one core busy (a
+  // file per partition, written one at a time); a 2.1M-row, 367-file copy took 1.08-1.42 s split
+  // over two connections on two cores, 1.47-1.56 s not. Each split has its own folder; no
+  // partition is in two splits, so the files are as many as unsplit.
   int splits = 1;
   if (!part_cols.empty() && write.shareable_source && write.max_rows_per_file == 0) {
     SLUICE_ASSIGN_OR_RETURN(
