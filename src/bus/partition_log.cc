@@ -48,6 +48,12 @@ Status pwrite_all(int fd, const char* buf, size_t n, int64_t pos, const fs::path
   return Status::ok();
 }
 
+// The start of the page holding byte `pos` (writeback is started on whole pages).
+int64_t page_floor(int64_t pos) {
+  constexpr int64_t kPageBytes = 4096;
+  return pos & ~(kPageBytes - 1);
+}
+
 std::string segment_name(int64_t base, std::string_view ext) {
   return fmt::format("{:020d}{}", base, ext);
 }
@@ -140,7 +146,7 @@ class Segment {
       pos += static_cast<int64_t>(h->total_size());
     }
     size_ = pos;
-    writeback_from_ = pos & ~int64_t{4095};
+    writeback_from_ = page_floor(pos);
     if (truncated || pos != file_size) {
       log::warn("truncating torn log tail",
                 {log::kv("segment", log_path().string()), log::kv("valid_bytes", pos),
@@ -176,7 +182,7 @@ class Segment {
     if (writeback_bytes > 0 && size_ - writeback_from_ >= writeback_bytes) {
       // Whole pages only: the partly written last page is left for the next round, so an
       // append never waits for a page that is being written back.
-      int64_t end = size_ & ~int64_t{4095};
+      int64_t end = page_floor(size_);
       if (end > writeback_from_) {
         // Advisory: a failure here (EIO would also fail the next fsync) changes nothing.
         (void)::sync_file_range(fd_, writeback_from_, end - writeback_from_, SYNC_FILE_RANGE_WRITE);
